@@ -1,0 +1,7 @@
+"""Face detection, alignment and paste-back (no Qt)."""
+
+from app.faces.alignment import AlignedFace, align_face, face_template, paste_face
+from app.faces.detection import DETECTOR_NAMES, DetectedFace, FaceDetector, create_detector, detect_faces
+
+__all__ = ["DETECTOR_NAMES", "AlignedFace", "DetectedFace", "FaceDetector", "align_face", "create_detector",
+           "detect_faces", "face_template", "paste_face"]

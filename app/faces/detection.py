@@ -1,0 +1,120 @@
+"""Face detectors returning boxes and five landmarks (eyes, nose, mouth corners).
+
+Default: MTCNN, whose weights ship inside the facenet-pytorch wheel (works offline).
+Optional: facexlib RetinaFace, used when its weight file is in a models folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from app.downloads import WeightSource, ensure_weights
+from app.errors import CheckpointError
+
+MAX_DETECTION_SIDE = 1600  # larger photos are downscaled for detection only
+MIN_FACE_SIZE = 24         # px in the original photo; smaller faces are ignored
+
+RETINAFACE_WEIGHTS = {
+    "retinaface": WeightSource(
+        "detection_Resnet50_Final.pth",
+        "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth",
+        description="RetinaFace (ResNet-50) face-detector weights"),
+    "retinaface-mobile": WeightSource(
+        "detection_mobilenet0.25_Final.pth",
+        "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_mobilenet0.25_Final.pth",
+        description="RetinaFace (MobileNet 0.25) face-detector weights"),
+}
+DETECTOR_NAMES = ("mtcnn", *RETINAFACE_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: tuple[float, float, float, float]   # x0, y0, x1, y1 in photo pixels
+    landmarks: np.ndarray                     # (5, 2): left eye, right eye, nose, mouth left, mouth right
+    score: float
+
+    @property
+    def size(self) -> float:
+        return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect_raw(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Detect on an 8-bit RGB array at its own scale."""
+
+
+class MTCNNDetector:
+    name = "mtcnn"
+
+    def __init__(self, device: str | torch.device = "cpu", threshold: float = 0.9) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.threshold = threshold
+        self._mtcnn = MTCNN(keep_all=True, device=torch.device(device), min_face_size=20)
+
+    def detect_raw(self, rgb: np.ndarray) -> list[DetectedFace]:
+        with torch.no_grad():
+            boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(rgb), landmarks=True)
+        if boxes is None:
+            return []
+        return [DetectedFace(tuple(float(v) for v in box), np.asarray(pts, dtype=np.float32), float(prob))
+                for box, prob, pts in zip(boxes, probs, points) if prob >= self.threshold]
+
+
+class RetinaFaceDetector:
+    def __init__(self, variant: str = "retinaface", device: str | torch.device = "cpu",
+                 threshold: float = 0.8, allow_download: bool = True) -> None:
+        from facexlib.detection.retinaface import RetinaFace
+
+        self.name = variant
+        self.threshold = threshold
+        weights_path = ensure_weights(RETINAFACE_WEIGHTS[variant], allow_download=allow_download)
+        network = "resnet50" if variant == "retinaface" else "mobile0.25"
+        self._net = RetinaFace(network_name=network, half=False, device=torch.device(device))
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            state = {k.removeprefix("module."): v for k, v in state.items()}
+            self._net.load_state_dict(state, strict=True)
+        except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
+            raise CheckpointError(f"'{weights_path.name}' is not a usable {network} RetinaFace weight file "
+                                  f"({str(exc).splitlines()[0][:160]}).") from exc
+        self._net.eval()
+
+    def detect_raw(self, rgb: np.ndarray) -> list[DetectedFace]:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        with torch.no_grad():
+            rows = self._net.detect_faces(bgr, conf_threshold=self.threshold)
+        return [DetectedFace(tuple(float(v) for v in row[:4]), row[5:15].reshape(5, 2).astype(np.float32),
+                             float(row[4])) for row in np.asarray(rows)]
+
+
+def create_detector(name: str = "mtcnn", device: str | torch.device = "cpu",
+                    allow_download: bool = True) -> FaceDetector:
+    if name == "mtcnn":
+        return MTCNNDetector(device)
+    if name in RETINAFACE_WEIGHTS:
+        return RetinaFaceDetector(name, device, allow_download=allow_download)
+    raise ValueError(f"Unknown face detector '{name}'. Choose one of: {', '.join(DETECTOR_NAMES)}.")
+
+
+def detect_faces(detector: FaceDetector, rgb: np.ndarray, max_side: int = MAX_DETECTION_SIDE,
+                 min_face_size: int = MIN_FACE_SIZE) -> list[DetectedFace]:
+    """Detect faces in an 8-bit RGB photo of any size; coordinates refer to the full photo."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)),
+                                                interpolation=cv2.INTER_AREA)
+    faces = []
+    for face in detector.detect_raw(small):
+        box = tuple(v / scale for v in face.box)
+        rescaled = DetectedFace(box, face.landmarks / scale, face.score)
+        if rescaled.size >= min_face_size:
+            faces.append(rescaled)
+    return sorted(faces, key=lambda f: (f.box[0], f.box[1]))

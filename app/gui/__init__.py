@@ -1,0 +1,1 @@
+"""Qt desktop front-end (the only part of the app that imports Qt)."""

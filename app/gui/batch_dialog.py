@@ -1,0 +1,143 @@
+"""Batch export dialog: pick folders, run on a worker thread, show progress, cancel."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from app.batch import FAILED, BatchReport, run_batch
+from app.errors import StudioError
+from app.gui.worker import SharedRestorer
+
+
+class BatchWorker(QObject):
+    progress = Signal(int, int, str)
+    finished = Signal(object)   # BatchReport, or None on error
+    error = Signal(str)
+
+    def __init__(self, restorer: SharedRestorer, input_dir: Path, output_dir: Path, quality: float) -> None:
+        super().__init__()
+        self._restorer, self._input, self._output, self._quality = restorer, input_dir, output_dir, quality
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            report = run_batch(self._restorer.get(), self._input, self._output, self._quality,
+                               progress=lambda done, total, path: self.progress.emit(done, total, path.name),
+                               should_cancel=self.cancel_event.is_set)
+            self.finished.emit(report)
+        except (StudioError, OSError, RuntimeError, ValueError) as exc:
+            self.error.emit(str(exc))
+            self.finished.emit(None)
+
+
+def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
+    row = QHBoxLayout()
+    browse = QPushButton("Browse…")
+    browse.clicked.connect(lambda: line.setText(QFileDialog.getExistingDirectory(parent, caption) or line.text()))
+    row.addWidget(line, 1)
+    row.addWidget(browse)
+    return row
+
+
+class BatchDialog(QDialog):
+    def __init__(self, restorer: SharedRestorer, quality: float, input_dir: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Batch export")
+        self.resize(560, 380)
+        self._restorer = restorer
+        self._thread: QThread | None = None
+        self._worker: BatchWorker | None = None
+        self.report: BatchReport | None = None
+
+        self.input_edit = QLineEdit(input_dir)
+        self.output_edit = QLineEdit(str(Path(input_dir).with_name(Path(input_dir).name + "_restored"))
+                                     if input_dir else "")
+        self.quality_spin = QDoubleSpinBox()
+        self.quality_spin.setRange(0.0, 1.0)
+        self.quality_spin.setSingleStep(0.05)
+        self.quality_spin.setValue(quality)
+        form = QFormLayout()
+        form.addRow("Photos folder", _folder_row(self, self.input_edit, "Folder with photos"))
+        form.addRow("Export to", _folder_row(self, self.output_edit, "Export folder"))
+        form.addRow("Target quality", self.quality_spin)
+
+        self.progress_bar = QProgressBar()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.buttons = QDialogButtonBox()
+        self.start_button = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton("Close", QDialogButtonBox.ButtonRole.RejectRole)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel_or_close)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.buttons)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        input_dir, output_dir = Path(self.input_edit.text().strip()), Path(self.output_edit.text().strip())
+        if not self.input_edit.text().strip() or not input_dir.is_dir():
+            self.log.appendPlainText("Choose an existing photos folder.")
+            return
+        if not self.output_edit.text().strip():
+            self.log.appendPlainText("Choose an export folder.")
+            return
+        self.log.appendPlainText(f"Exporting {input_dir} → {output_dir} at quality {self.quality_spin.value():.2f}")
+        self.start_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")
+        self._thread = QThread(self)
+        self._worker = BatchWorker(self._restorer, input_dir, output_dir, self.quality_spin.value())
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.error.connect(lambda message: self.log.appendPlainText(f"Error: {message}"))
+        self._worker.finished.connect(self._on_finished)
+        self._thread.start()
+
+    def cancel_or_close(self) -> None:
+        if self.running and self._worker is not None:
+            self._worker.cancel_event.set()
+            self.cancel_button.setEnabled(False)
+            self.log.appendPlainText("Cancelling after the current photo…")
+        else:
+            self.reject()
+
+    def _on_progress(self, done: int, total: int, name: str) -> None:
+        self.progress_bar.setMaximum(max(total, 1))
+        self.progress_bar.setValue(done)
+        if done < total:
+            self.log.appendPlainText(f"[{done + 1}/{total}] {name}")
+
+    def _on_finished(self, report: BatchReport | None) -> None:
+        self.report = report
+        if report is not None:
+            for item in report.items:
+                if item.status == FAILED:
+                    self.log.appendPlainText(f"Skipped {Path(item.source).name}: {item.message}")
+            self.log.appendPlainText(report.summary())
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+            self._thread = None
+        self._worker = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Close")
+
+    def reject(self) -> None:
+        if self.running:
+            self.cancel_or_close()
+            return
+        super().reject()

@@ -1,0 +1,38 @@
+"""`iqpfr-studio`: start the desktop application."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app import APP_NAME, __version__
+from app.faces import DETECTOR_NAMES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="iqpfr-studio", description=f"{APP_NAME} desktop application")
+    parser.add_argument("photos", nargs="*", type=Path, help="photos to open")
+    parser.add_argument("--weights", help="IQPFR weights file (default: the installed default model)")
+    parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.main_window import MainWindow
+    from app.gui.worker import SharedRestorer
+    from app.pipeline import FaceRestorer
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    restorer = SharedRestorer(lambda: FaceRestorer.create(args.weights, args.detector, args.device))
+    window = MainWindow(restorer)
+    window.show()
+    window.add_photos(args.photos)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

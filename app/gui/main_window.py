@@ -1,0 +1,253 @@
+"""Main window: photo list, before/after panes with quality scores, the quality slider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QSlider, QSplitter, QVBoxLayout, QWidget)
+
+from app import APP_NAME
+from app.errors import StudioError
+from app.gui.batch_dialog import BatchDialog
+from app.gui.image_pane import ImagePane
+from app.gui.worker import PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
+from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image, save_photo
+from app.pipeline import DEFAULT_QUALITY
+
+SLIDER_STEPS = 100
+SLIDER_DEBOUNCE_MS = 120
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES)) + ")"
+
+
+class MainWindow(QMainWindow):
+    open_requested = Signal(int, str, float)
+    quality_requested = Signal(int, float)
+
+    def __init__(self, restorer: SharedRestorer) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.resize(1280, 760)
+        self.setAcceptDrops(True)
+        self.restorer = restorer
+        self._request_id = 0
+        self._shown_photo_id = -1
+        self.last_prepared: PhotoPrepared | None = None
+        self.last_restored: PhotoRestored | None = None
+
+        self._build_widgets()
+        self._build_actions()
+        self._start_worker()
+
+    # ------------------------------------------------------------------ construction
+    def _build_widgets(self) -> None:
+        self.photo_list = QListWidget()
+        self.photo_list.setMaximumWidth(240)
+        self.photo_list.currentItemChanged.connect(self._on_photo_selected)
+        self.before_pane = ImagePane("Before", "Open photos (Ctrl+O) or drop them here")
+        self.after_pane = ImagePane("After", "The restored photo appears here")
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setValue(round(DEFAULT_QUALITY * SLIDER_STEPS))
+        self.slider.setToolTip("Target quality score that conditions the IQPFR Transformer")
+        self.slider.valueChanged.connect(self._on_slider_moved)
+        self.slider_label = QLabel()
+        self._update_slider_label()
+        self._debounce = QTimer(self, singleShot=True, interval=SLIDER_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._request_quality)
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#5a1d1d; color:white; padding:6px;")
+        self.banner.hide()
+        self.model_label = QLabel("Loading model…")
+
+        panes = QSplitter()
+        panes.addWidget(self.before_pane)
+        panes.addWidget(self.after_pane)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("Quality"))
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(self.slider_label)
+        right = QVBoxLayout()
+        right.addWidget(self.banner)
+        right.addWidget(panes, 1)
+        right.addLayout(slider_row)
+        body = QHBoxLayout()
+        body.addWidget(self.photo_list)
+        body.addLayout(right, 1)
+        central = QWidget()
+        central.setLayout(body)
+        self.setCentralWidget(central)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        toolbar = self.addToolBar("Main")
+        for text, shortcut, handler in (("&Open photos…", QKeySequence.StandardKey.Open, self.choose_photos),
+                                        ("&Save result as…", QKeySequence.StandardKey.Save, self.save_result),
+                                        ("&Batch export…", "Ctrl+B", self.open_batch_dialog)):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(handler)
+            menu.addAction(action)
+            toolbar.addAction(action)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        menu.addAction(quit_action)
+
+    def _start_worker(self) -> None:
+        self.worker_thread = QThread(self)
+        self.worker = RestoreWorker(self.restorer)
+        self.worker.moveToThread(self.worker_thread)
+        self.open_requested.connect(self.worker.open_photo)
+        self.quality_requested.connect(self.worker.change_quality)
+        self.worker.prepared.connect(self._on_prepared)
+        self.worker.restored.connect(self._on_restored)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.busy.connect(self._on_busy)
+        self.worker.model_ready.connect(self._on_model_ready)
+        self.worker_thread.start()
+
+    # ------------------------------------------------------------------ photos
+    @property
+    def quality(self) -> float:
+        return self.slider.value() / SLIDER_STEPS
+
+    def _next_request(self) -> int:
+        self._request_id += 1
+        self.worker.latest_request = self._request_id
+        return self._request_id
+
+    def choose_photos(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        self.add_photos([Path(p) for p in paths])
+
+    def add_photos(self, paths: list[Path]) -> None:
+        """Add photos to the list and show the first one added."""
+        first_item = None
+        for path in paths:
+            if not is_supported_image(path):
+                self.show_error(f"'{path.name}' is not a supported image type ({', '.join(sorted(SUPPORTED_SUFFIXES))}).")
+                continue
+            item = QListWidgetItem(path.name)
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            item.setToolTip(str(path))
+            self.photo_list.addItem(item)
+            first_item = first_item or item
+        if first_item is not None:
+            self.photo_list.setCurrentItem(first_item)
+
+    def _on_photo_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
+        if current is None:
+            return
+        self.banner.hide()
+        self.last_prepared = self.last_restored = None
+        self.before_pane.set_image(None)
+        self.after_pane.set_image(None)
+        self.before_pane.set_caption("detecting faces…")
+        self.after_pane.set_caption("")
+        self._shown_photo_id = self._next_request()
+        self.open_requested.emit(self._shown_photo_id, current.data(Qt.ItemDataRole.UserRole), self.quality)
+
+    def _on_slider_moved(self, _value: int) -> None:
+        self._update_slider_label()
+        self._debounce.start()
+
+    def _update_slider_label(self) -> None:
+        self.slider_label.setText(f"{self.quality:.2f} (bin {min(int(self.quality * 10), 9)})")
+
+    def _request_quality(self) -> None:
+        if self.last_prepared is not None:
+            self.quality_requested.emit(self._next_request(), self.quality)
+
+    # ------------------------------------------------------------------ worker results
+    def _on_model_ready(self, model: str, device: str) -> None:
+        self.model_label.setText(f"{model} · {device}")
+        if "UNTRAINED" in model:
+            self.model_label.setStyleSheet("color:#c0392b; font-weight:bold;")
+
+    def _on_prepared(self, result: PhotoPrepared) -> None:
+        if result.request_id != self._shown_photo_id:
+            return
+        self.last_prepared = result
+        self.before_pane.set_image(result.rgb, result.boxes)
+        faces = len(result.boxes)
+        score = result.before_score.label() if result.before_score else "no score"
+        where = "faces" if faces else "whole photo"
+        self.before_pane.set_caption(f"{faces} face(s) found · {where}: {score}")
+        if not faces:
+            self.show_error(f"No faces found in {result.path.name}; nothing to restore.")
+        for note in result.notes:
+            self.statusBar().showMessage(note, 8000)
+
+    def _on_restored(self, result: PhotoRestored) -> None:
+        if result.request_id < self._shown_photo_id or self.last_prepared is None:
+            return
+        self.last_restored = result
+        self.after_pane.set_image(result.rgb)
+        score = result.after_score.label() if result.after_score else "no faces restored"
+        self.after_pane.set_caption(f"quality {result.quality:.2f} · faces: {score} · {result.seconds:.2f} s")
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id >= self._shown_photo_id:
+            self.before_pane.set_caption("")
+            self.show_error(message)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.statusBar().showMessage("Working…" if busy else "Ready")
+
+    def show_error(self, message: str) -> None:
+        self.banner.setText(message)
+        self.banner.show()
+
+    # ------------------------------------------------------------------ saving and batch
+    def suggested_output_path(self) -> Path | None:
+        if self.last_prepared is None:
+            return None
+        source = self.last_prepared.path
+        return source.with_name(f"{source.stem}_restored{source.suffix}")
+
+    def save_result(self, path: str | Path | None = None) -> Path | None:
+        if self.last_restored is None or not self.last_restored.face_count:
+            self.show_error("Nothing to save yet: open a photo with faces first.")
+            return None
+        if not path:
+            suggestion = self.suggested_output_path()
+            path, _ = QFileDialog.getSaveFileName(self, "Save restored photo", str(suggestion), IMAGE_FILTER)
+            if not path:
+                return None
+        try:
+            saved = save_photo(self.last_restored.photo, path, overwrite=Path(path).exists())
+        except StudioError as exc:
+            self.show_error(str(exc))
+            return None
+        self.statusBar().showMessage(f"Saved {saved}", 8000)
+        return saved
+
+    def open_batch_dialog(self, input_dir: str = "") -> BatchDialog:
+        dialog = BatchDialog(self.restorer, self.quality, input_dir or "", self)
+        dialog.show()
+        return dialog
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        folders = [p for p in paths if p.is_dir()]
+        if folders:
+            self.open_batch_dialog(str(folders[0]))
+        self.add_photos([p for p in paths if p.is_file()])
+        event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.worker_thread.quit()
+        self.worker_thread.wait(10000)
+        super().closeEvent(event)

@@ -1,0 +1,86 @@
+"""Weights files: versioned, self-describing (config inside), validated on load."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from app.errors import CheckpointError
+from app.model.config import IQPFRConfig
+from app.model.iqpfr import IQPFR
+
+FORMAT_NAME = "iqpfr-studio-weights"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelInfo:
+    """What the app knows about the model it runs (shown to the user)."""
+
+    source: str                 # file path, or a description such as "untrained (seed 0)"
+    trained: bool
+    metadata: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if not self.trained:
+            return f"UNTRAINED model ({self.source}): output is not a real restoration"
+        stage = self.metadata.get("stage", "?")
+        return f"IQPFR weights {Path(self.source).name} (stage {stage})"
+
+
+def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metadata: dict | None = None) -> Path:
+    path = Path(path)
+    payload = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "config": model.cfg.to_dict(),
+        "trained": bool(trained),
+        "metadata": dict(metadata or {}),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".saving-", suffix=".pt", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[IQPFR, ModelInfo]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Weights file '{path}' does not exist.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"'{path.name}' is truncated or not a weights file ({_short(exc)}).") from exc
+    except Exception as exc:  # unpickling refusals arrive as several exception types
+        raise CheckpointError(f"'{path.name}' could not be read as IQPFR weights ({_short(exc)}).") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"'{path.name}' is not an IQPFR Studio weights file.")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"'{path.name}' uses weights format {version}; this app reads up to "
+                              f"{FORMAT_VERSION}. Update IQPFR Studio.")
+    try:
+        cfg = IQPFRConfig.from_dict(payload["config"])
+        model = IQPFR(cfg)
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({_short(exc)}).") from exc
+    model.to(device).eval()
+    return model, ModelInfo(str(path), bool(payload.get("trained", False)), dict(payload.get("metadata", {})))
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:limit]

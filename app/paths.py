@@ -1,0 +1,52 @@
+"""Where model files live, and whether the app may use the network."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from app import APP_NAME
+
+ENV_MODELS_DIR = "IQPFR_MODELS_DIR"
+ENV_OFFLINE = "IQPFR_OFFLINE"
+
+
+def bundled_models_dir() -> Path:
+    """The `models/` folder shipped with the app (source tree or PyInstaller bundle)."""
+    bundle_root = getattr(sys, "_MEIPASS", None)
+    if bundle_root:
+        return Path(bundle_root) / "models"
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def user_models_dir() -> Path:
+    """Per-user folder for downloaded or user-supplied weights ($IQPFR_MODELS_DIR overrides it)."""
+    override = os.environ.get(ENV_MODELS_DIR)
+    if override:
+        return Path(override)
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "models"
+
+
+def model_search_dirs() -> list[Path]:
+    """Folders searched for weight files, in priority order."""
+    return [user_models_dir(), bundled_models_dir()]
+
+
+def find_model_file(file_name: str) -> Path | None:
+    """First existing `file_name` among the model folders, or None."""
+    for folder in model_search_dirs():
+        candidate = folder / file_name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def offline_mode() -> bool:
+    """True when downloads must not be attempted (tests, air-gapped machines)."""
+    for name in (ENV_OFFLINE, "HF_HUB_OFFLINE"):
+        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+    return False

@@ -1,0 +1,291 @@
+"""Reading and writing photos without losing what the user cares about.
+
+Loading applies EXIF orientation and turns every colour mode into RGB pixels
+(8- or 16-bit) plus an optional alpha plane. Saving keeps EXIF (orientation reset),
+the ICC profile, alpha and 16-bit depth where the format allows, writes atomically,
+and refuses to overwrite the original.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from app.errors import ImageLoadError, ImageSaveError
+
+SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
+                      ".tif": "TIFF", ".tiff": "TIFF"}
+DEFAULT_MAX_PIXELS = 150_000_000  # ~150 MP: larger files get a clear "too large" message
+_EXIF_ORIENTATION = 0x0112
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+@dataclass
+class Photo:
+    """Decoded photo: RGB pixels (uint8 or uint16), optional alpha, and metadata to keep."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    source_path: Path | None = None
+    source_format: str | None = None
+    grayscale: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def bit_depth(self) -> int:
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+    def rgb8(self) -> np.ndarray:
+        """8-bit RGB view for detection, scoring and display."""
+        if self.pixels.dtype == np.uint8:
+            return self.pixels
+        return (self.pixels.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+
+    def with_pixels(self, pixels: np.ndarray) -> "Photo":
+        return replace(self, pixels=pixels, notes=list(self.notes))
+
+
+def is_supported_image(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read an image file; raise ImageLoadError with a readable reason on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageLoadError(f"'{path.name}' does not exist or is not a file.")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"'{path.name}' is empty (0 bytes).")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageLoadError(
+                    f"'{path.name}' is {width}×{height} ({width * height / 1e6:.0f} MP), larger than the "
+                    f"{max_pixels / 1e6:.0f} MP this app handles. Downscale it first.")
+            image.load()
+            return _photo_from_pil(image, path)
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"'{path.name}' is too large to open safely ({exc}).") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"'{path.name}' is not an image this app can read (unknown or corrupt format).") from exc
+    except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
+        raise ImageLoadError(f"'{path.name}' is corrupt or truncated and cannot be read ({exc}).") from exc
+
+
+def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
+    exif = image.getexif()
+    orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+    icc = image.info.get("icc_profile") or None
+    notes: list[str] = []
+    fmt = image.format
+
+    if _has_16bit_colour(image, path):
+        pixels, alpha = _decode_16bit_colour(path)
+        pixels, alpha = _apply_orientation(pixels, orientation), _apply_orientation(alpha, orientation)
+        return Photo(pixels, alpha, _exif_bytes(exif), icc, path, fmt, False, notes)
+
+    image = ImageOps.exif_transpose(image) if orientation != 1 else image
+    mode = image.mode
+    alpha = None
+    grayscale = False
+    if mode.startswith("I;16") or mode == "I":
+        gray16 = np.asarray(image).astype(np.int64)
+        pixels = np.repeat(np.clip(gray16, 0, 65535).astype(np.uint16)[..., None], 3, axis=2)
+        grayscale = True
+    elif mode == "F":
+        pixels = np.asarray(image.convert("L").convert("RGB"))
+        grayscale = True
+        notes.append("32-bit float image reduced to 8-bit.")
+    elif mode == "CMYK":
+        pixels, icc = _cmyk_to_rgb(image, icc, notes)
+    else:
+        if mode == "P" and "transparency" in image.info:
+            image = image.convert("RGBA")
+        grayscale = mode in {"1", "L", "LA", "La"}
+        has_alpha = image.mode in _ALPHA_MODES
+        rgba = image.convert("RGBA") if has_alpha else None
+        pixels = np.asarray(rgba.convert("RGB") if rgba else image.convert("RGB")).copy()
+        if rgba is not None:
+            alpha = np.asarray(rgba.getchannel("A")).copy()
+    return Photo(np.ascontiguousarray(pixels), alpha, _exif_bytes(exif), icc, path, fmt, grayscale, notes)
+
+
+def _has_16bit_colour(image: Image.Image, path: Path) -> bool:
+    """Pillow silently truncates 16-bit RGB(A) PNG/TIFF to 8 bits; detect those files."""
+    if image.mode not in {"RGB", "RGBA"}:
+        return False
+    if image.format == "PNG":
+        with open(path, "rb") as handle:
+            header = handle.read(26)
+        return len(header) == 26 and header[24] == 16
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258) if hasattr(image, "tag_v2") else None
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return 16 in bits
+    return False
+
+
+def _decode_16bit_colour(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    data = np.fromfile(str(path), dtype=np.uint8)
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
+        raise ImageLoadError(f"'{path.name}' looks like a 16-bit image but could not be decoded.")
+    alpha = decoded[..., 3].copy() if decoded.shape[2] == 4 else None
+    rgb = cv2.cvtColor(decoded[..., :3], cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(rgb), alpha
+
+
+def _apply_orientation(array: np.ndarray | None, orientation: int) -> np.ndarray | None:
+    """Numpy version of EXIF orientation (same result as ImageOps.exif_transpose)."""
+    if array is None or orientation in (1, 0):
+        return array
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+           8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(ops.get(orientation, lambda a: a)(array))
+
+
+def _cmyk_to_rgb(image: Image.Image, icc: bytes | None, notes: list[str]) -> tuple[np.ndarray, bytes | None]:
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            rgb = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            notes.append("CMYK converted to sRGB using the embedded colour profile.")
+            return np.asarray(rgb).copy(), ImageCms.ImageCmsProfile(srgb).tobytes()
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    notes.append("CMYK converted to RGB without a colour profile; colours may shift slightly.")
+    return np.asarray(image.convert("RGB")).copy(), None
+
+
+def _exif_bytes(exif: Image.Exif) -> bytes | None:
+    if not len(exif):
+        return None
+    if _EXIF_ORIENTATION in exif:
+        exif[_EXIF_ORIENTATION] = 1  # pixels are stored upright from here on
+    return exif.tobytes()
+
+
+# ----------------------------------------------------------------------------------------- saving
+
+def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, jpeg_quality: int = 95) -> Path:
+    """Write `photo` to `path` (format from the suffix). Never replaces the photo's source file."""
+    path = Path(path)
+    fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageSaveError(f"Cannot save as '{path.suffix or path.name}': use one of "
+                             f"{', '.join(sorted(set(SUPPORTED_SUFFIXES)))}.")
+    if photo.source_path is not None and path.exists() and path.resolve() == Path(photo.source_path).resolve():
+        raise ImageSaveError(f"Refusing to overwrite the original photo '{path.name}'. Choose another file name.")
+    if path.exists() and not overwrite:
+        raise ImageSaveError(f"'{path}' already exists; not overwriting it.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _encode(photo, fmt, jpeg_quality)
+        _write_atomically(path, data)
+    except ImageSaveError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ImageSaveError(f"Could not write '{path}': {exc}") from exc
+    return path
+
+
+def _encode(photo: Photo, fmt: str, jpeg_quality: int) -> bytes:
+    if photo.bit_depth == 16 and fmt in {"PNG", "TIFF"}:
+        return _encode_16bit(photo, fmt)
+    image = _to_pil(photo, keep_alpha=fmt != "JPEG")
+    options: dict = {}
+    if photo.exif:
+        options["exif"] = photo.exif
+    if photo.icc_profile:
+        options["icc_profile"] = photo.icc_profile
+    if fmt in {"JPEG", "WEBP"}:
+        options["quality"] = jpeg_quality
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _to_pil(photo: Photo, keep_alpha: bool) -> Image.Image:
+    rgb = photo.rgb8()
+    alpha = photo.alpha
+    if alpha is not None and alpha.dtype == np.uint16:
+        alpha = (alpha.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+    if alpha is not None and not keep_alpha:  # JPEG: flatten onto white, as viewers show it
+        weight = alpha.astype(np.float32)[..., None] / 255.0
+        rgb = np.round(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
+        alpha = None
+    if photo.grayscale:
+        image = Image.fromarray(rgb).convert("L")
+        return Image.merge("LA", (image, Image.fromarray(alpha))) if alpha is not None else image
+    image = Image.fromarray(rgb)
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha))
+    return image
+
+
+def _encode_16bit(photo: Photo, fmt: str) -> bytes:
+    bgr = cv2.cvtColor(photo.pixels, cv2.COLOR_RGB2BGR)
+    if photo.grayscale and photo.alpha is None:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    elif photo.alpha is not None:
+        alpha = photo.alpha if photo.alpha.dtype == np.uint16 else photo.alpha.astype(np.uint16) * 257
+        bgr = np.dstack([bgr, alpha])
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tiff", bgr)
+    if not ok:
+        raise ImageSaveError(f"Could not encode a 16-bit {fmt} image.")
+    data = encoded.tobytes()
+    if fmt == "PNG":
+        return _png_with_metadata(data, photo.icc_profile, photo.exif)
+    if photo.icc_profile or photo.exif:
+        photo.notes.append("16-bit TIFF written without its EXIF/ICC metadata (use PNG to keep them).")
+    return data
+
+
+def _png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+    """Insert iCCP and eXIf chunks right after IHDR (OpenCV cannot write them)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    extra = b""
+    if icc:
+        extra += chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        extra += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    ihdr_end = 8 + 4 + 4 + 13 + 4
+    return png[:ihdr_end] + extra + png[ihdr_end:]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=".saving-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)

@@ -1,0 +1,127 @@
+"""No-reference image-quality scores via pyiqa, normalised to 0..1 where higher is better.
+
+The default metric, PIQE, needs no weights (raw score 0..100, lower is better).
+Any other pyiqa no-reference metric can be named; if its weights are not already on
+this machine and downloads are off, a QualityMetricError says so instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.errors import QualityMetricError
+from app.paths import offline_mode
+
+DEFAULT_METRIC = "piqe"
+MIN_SIDE = 32            # PIQE and friends need a few 16 px blocks
+MAX_SIDE = 1024          # bigger images are downscaled before scoring (speed)
+DOWNLOAD_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    metric: str
+    raw: float
+    normalized: float  # 0..1, higher is better
+
+    def label(self) -> str:
+        return f"{self.metric.upper()} {self.raw:.1f} → quality {self.normalized:.2f}"
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
+    if len(numbers) != 2 or numbers[0] == numbers[1]:
+        raise ValueError(text)
+    return numbers[0], numbers[1]
+
+
+class QualityScorer:
+    """Scores RGB uint8 images with one pyiqa no-reference metric."""
+
+    def __init__(self, metric: str = DEFAULT_METRIC, device: str | torch.device = "cpu") -> None:
+        import pyiqa
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+        name = metric.lower()
+        config = DEFAULT_CONFIGS.get(name)
+        if config is None:
+            raise QualityMetricError(f"Unknown quality metric '{metric}'. pyiqa offers: "
+                                     f"{', '.join(sorted(n for n, c in DEFAULT_CONFIGS.items() if c.get('metric_mode') == 'NR'))}.")
+        if config.get("metric_mode") != "NR":
+            raise QualityMetricError(f"'{metric}' needs a reference image; choose a no-reference (NR) metric.")
+        try:
+            self.low, self.high = _parse_range(str(config.get("score_range", "")))
+        except ValueError as exc:
+            raise QualityMetricError(f"'{metric}' has no known score range, so it cannot be normalised.") from exc
+        self.metric = name
+        self.lower_better = bool(config.get("lower_better", False))
+        self.device = torch.device(device)
+        with _weights_download_guard(name):
+            self._metric = pyiqa.create_metric(name, device=self.device, as_loss=False)
+
+    def normalize(self, raw: float) -> float:
+        unit = (raw - self.low) / (self.high - self.low)
+        unit = 1.0 - unit if self.lower_better else unit
+        return float(np.clip(unit, 0.0, 1.0))
+
+    def score(self, rgb: np.ndarray) -> QualityScore:
+        tensor = _to_tensor(rgb).to(self.device)
+        with torch.no_grad():
+            raw = float(self._metric(tensor).reshape(-1)[0])
+        if not np.isfinite(raw):
+            raise QualityMetricError(f"{self.metric} could not score this image (flat or too small).")
+        return QualityScore(self.metric, raw, self.normalize(raw))
+
+    def score_many(self, images: list[np.ndarray]) -> list[QualityScore]:
+        return [self.score(image) for image in images]
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    import cv2
+
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise QualityMetricError("quality scoring expects an 8-bit RGB image")
+    height, width = rgb.shape[:2]
+    longest, shortest = max(height, width), min(height, width)
+    if longest > MAX_SIDE:
+        scale = MAX_SIDE / longest
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    elif shortest < MIN_SIDE:
+        scale = MIN_SIDE / shortest
+        rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC)
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+
+
+@contextlib.contextmanager
+def _weights_download_guard(metric: str):
+    """Turn pyiqa's weight download into a clear error when offline, and bound it by a timeout otherwise."""
+    import pyiqa.utils.download_util as download_util
+
+    original = download_util.download_url_to_file
+
+    def refuse(url, destination, *args, **kwargs):
+        raise QualityMetricError(f"The '{metric}' metric needs weights that are not on this machine "
+                                 f"({url.rsplit('/', 1)[-1]}); downloads are off. Put the file at {destination} "
+                                 f"or use the weight-free default '{DEFAULT_METRIC}'.")
+
+    previous_timeout = socket.getdefaulttimeout()
+    if offline_mode():
+        download_util.download_url_to_file = refuse
+    else:
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        yield
+    except QualityMetricError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        raise QualityMetricError(f"The '{metric}' metric could not be loaded: {str(exc)[:200]}") from exc
+    finally:
+        download_util.download_url_to_file = original
+        socket.setdefaulttimeout(previous_timeout)

@@ -1,0 +1,57 @@
+"""Shared fixtures. Everything runs offline and on the CPU; real photos come from ../shared/data."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["IQPFR_OFFLINE"] = "1"
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = SHARED_DATA / "test"
+SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
+WHOLE_PHOTOS = TEST_DATA / "gfpgan-inputs" / "whole_imgs"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"test data missing: {path} (the repo expects ../shared beside it)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_dirs(tmp_path_factory, monkeypatch):
+    """Point the user model folder at an empty temp dir so tests never see a user's files."""
+    models = tmp_path_factory.mktemp("user-models")
+    monkeypatch.setenv("IQPFR_MODELS_DIR", str(models))
+    return models
+
+
+@pytest.fixture(scope="session")
+def restorer():
+    from app.faces import create_detector
+    from app.model import untrained_model
+    from app.pipeline import FaceRestorer
+
+    model, info = untrained_model()
+    return FaceRestorer(model, info, create_detector("mtcnn"), "cpu")
+
+
+@pytest.fixture(scope="session")
+def blake_photo_path() -> Path:
+    return shared(WHOLE_PHOTOS / "Blake_Lively.jpg")
+
+
+@pytest.fixture
+def face_photo_rgb(blake_photo_path) -> np.ndarray:
+    from app.photo_io import load_photo
+
+    return load_photo(blake_photo_path).pixels

@@ -1,0 +1,114 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.batch import REPORT_NAME
+from app.cli import EXIT_ERROR, EXIT_NO_FACES, EXIT_OK, main
+from conftest import REPO, WHOLE_PHOTOS, shared
+
+
+@pytest.fixture
+def photo_folder(tmp_path, blake_photo_path):
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(blake_photo_path, folder / "blake.jpg")
+    shutil.copy(shared(WHOLE_PHOTOS / "10045.png"), folder / "nested" / "group.png")
+    Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(folder / "wall.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def _snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_restore_writes_output_and_never_touches_input(tmp_path, blake_photo_path, capsys):
+    out = tmp_path / "restored.jpg"
+    before = blake_photo_path.read_bytes()
+    assert main(["restore", str(blake_photo_path), str(out), "--quality", "0.9", "--device", "cpu"]) == EXIT_OK
+    assert Image.open(out).size == Image.open(blake_photo_path).size
+    assert blake_photo_path.read_bytes() == before
+    captured = capsys.readouterr()
+    assert "Restored 2 face(s)" in captured.out
+    assert "UNTRAINED" in captured.err  # no restoration quality is claimed
+
+    assert main(["restore", str(blake_photo_path), str(out)]) == EXIT_ERROR  # exists, no --overwrite
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_restore_refuses_to_write_over_its_input(tmp_path, blake_photo_path, capsys):
+    source = tmp_path / "me.jpg"
+    shutil.copy(blake_photo_path, source)
+    assert main(["restore", str(source), str(source), "--overwrite"]) == EXIT_ERROR
+    assert "never overwritten" in capsys.readouterr().err
+    assert source.read_bytes() == blake_photo_path.read_bytes()
+
+
+def test_restore_reports_bad_input_and_no_faces(tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert main(["restore", str(broken), str(tmp_path / "o.png")]) == EXIT_ERROR
+    assert "cannot be read" in capsys.readouterr().err
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((100, 100, 3), 90, np.uint8)).save(wall)
+    assert main(["restore", str(wall), str(tmp_path / "o.png")]) == EXIT_NO_FACES
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_quality_must_be_in_range(tmp_path, blake_photo_path):
+    with pytest.raises(SystemExit):
+        main(["restore", str(blake_photo_path), str(tmp_path / "o.jpg"), "--quality", "1.5"])
+
+
+def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_folder, capsys):
+    originals = _snapshot(photo_folder)
+    out = tmp_path / "export"
+    assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK
+    assert _snapshot(photo_folder) == originals
+
+    report = json.loads((out / REPORT_NAME).read_text())
+    status = {item["source"].split("/photos/")[1]: item["status"] for item in report["items"]}
+    assert status == {"blake.jpg": "restored", "nested/group.png": "restored",
+                      "wall.png": "no_faces", "broken.jpg": "failed"}
+    assert (out / "nested" / "group.png").is_file() and (out / "wall.png").read_bytes() == originals[
+        photo_folder / "wall.png"]
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "corrupt" in err
+
+    first_mtime = (out / "blake.jpg").stat().st_mtime_ns
+    assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert sorted(item["status"] for item in report["items"]) == ["already_done", "already_done",
+                                                                  "already_done", "failed"]
+    assert (out / "blake.jpg").stat().st_mtime_ns == first_mtime
+
+
+def test_batch_refuses_output_equal_to_input(photo_folder, capsys):
+    assert main(["batch", str(photo_folder), str(photo_folder)]) == EXIT_ERROR
+    assert "must differ" in capsys.readouterr().err
+
+
+def test_batch_output_inside_input_is_not_reprocessed(photo_folder):
+    out = photo_folder / "restored"
+    assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK
+    assert main(["batch", str(photo_folder), str(out), "--no-progress", "--overwrite"]) == EXIT_OK
+    assert not (out / "restored").exists()
+
+
+def test_score_command(blake_photo_path, capsys):
+    assert main(["score", str(blake_photo_path), "--faces"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "PIQE" in out and "face 1" in out and "face 2" in out
+
+
+def test_installed_console_script_runs():
+    script = REPO / ".venv" / "bin" / "iqpfr"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "app"]
+    result = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "restore" in result.stdout and "batch" in result.stdout

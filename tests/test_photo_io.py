@@ -1,0 +1,171 @@
+import io
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from app.errors import ImageLoadError, ImageSaveError
+from app.photo_io import load_photo, save_photo
+
+ORIENTATION = 0x0112
+
+
+def _gradient(height=40, width=60):
+    y, x = np.mgrid[0:height, 0:width]
+    return np.dstack([x * 4 % 256, y * 6 % 256, (x + y) % 256]).astype(np.uint8)
+
+
+def test_exif_orientation_is_applied_and_reset(tmp_path):
+    pixels = _gradient(40, 60)
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6  # rotate 90° clockwise for display
+    exif[0x010F] = "TestCam"
+    source = tmp_path / "rotated.jpg"
+    Image.fromarray(pixels).save(source, exif=exif.tobytes(), quality=100)
+
+    photo = load_photo(source)
+    assert photo.pixels.shape == (60, 40, 3)  # portrait after rotation
+    expected = np.asarray(Image.fromarray(pixels).transpose(Image.Transpose.ROTATE_270))
+    assert np.abs(photo.pixels.astype(int) - expected.astype(int)).mean() < 6
+
+    out = save_photo(photo, tmp_path / "out.jpg")
+    saved_exif = Image.open(out).getexif()
+    assert saved_exif[0x010F] == "TestCam"
+    assert saved_exif.get(ORIENTATION, 1) == 1
+    assert Image.open(out).size == (40, 60)
+
+
+def test_alpha_and_icc_profile_survive_png_round_trip(tmp_path):
+    rgba = np.dstack([_gradient(), np.linspace(0, 255, 60, dtype=np.uint8)[None, :].repeat(40, 0)])
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(source, icc_profile=icc)
+
+    photo = load_photo(source)
+    assert photo.alpha is not None and photo.icc_profile == icc
+    out = save_photo(photo, tmp_path / "alpha_out.png")
+    reloaded = Image.open(out)
+    assert reloaded.mode == "RGBA"
+    assert reloaded.info["icc_profile"] == icc
+    np.testing.assert_array_equal(np.asarray(reloaded), rgba)
+
+
+def test_grayscale_stays_grayscale(tmp_path):
+    source = tmp_path / "gray.png"
+    Image.fromarray(_gradient()[..., 0], "L").save(source)
+    photo = load_photo(source)
+    assert photo.grayscale and photo.pixels.shape == (40, 60, 3)
+    assert Image.open(save_photo(photo, tmp_path / "gray_out.png")).mode == "L"
+
+
+def test_palette_with_transparency_gets_alpha(tmp_path):
+    image = Image.fromarray(_gradient()).convert("P")
+    image.info["transparency"] = 0
+    source = tmp_path / "palette.png"
+    image.save(source, transparency=0)
+    photo = load_photo(source)
+    assert photo.alpha is not None and photo.alpha.min() == 0
+
+
+def test_sixteen_bit_colour_png_keeps_depth_and_icc(tmp_path):
+    rgb16 = (np.random.default_rng(0).random((30, 50, 3)) * 65535).astype(np.uint16)
+    source = tmp_path / "deep.png"
+    cv2.imwrite(str(source), cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))
+    photo = load_photo(source)
+    assert photo.bit_depth == 16
+    np.testing.assert_array_equal(photo.pixels, rgb16)
+
+    photo.icc_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = save_photo(photo, tmp_path / "deep_out.png")
+    reread = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert reread.dtype == np.uint16
+    np.testing.assert_array_equal(cv2.cvtColor(reread, cv2.COLOR_BGR2RGB), rgb16)
+    assert Image.open(out).info.get("icc_profile") == photo.icc_profile
+
+
+def test_sixteen_bit_grayscale_png(tmp_path):
+    gray16 = (np.random.default_rng(1).random((20, 30)) * 65535).astype(np.uint16)
+    source = tmp_path / "gray16.png"
+    cv2.imwrite(str(source), gray16)
+    photo = load_photo(source)
+    assert photo.bit_depth == 16 and photo.grayscale
+    np.testing.assert_array_equal(photo.pixels[..., 1], gray16)
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    source = tmp_path / "cmyk.jpg"
+    Image.fromarray(_gradient()).convert("CMYK").save(source)
+    photo = load_photo(source)
+    assert photo.pixels.dtype == np.uint8 and photo.pixels.shape == (40, 60, 3)
+    assert any("CMYK" in note for note in photo.notes)
+    assert np.abs(photo.pixels.astype(int) - _gradient().astype(int)).mean() < 20
+
+
+def test_webp_and_tiff_load(tmp_path):
+    for name in ("a.webp", "a.tif"):
+        Image.fromarray(_gradient()).save(tmp_path / name)
+        assert load_photo(tmp_path / name).pixels.shape == (40, 60, 3)
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty"),
+    (b"this is not an image at all", "not an image"),
+])
+def test_unreadable_files_give_clear_errors(tmp_path, content, reason):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    with pytest.raises(ImageLoadError, match=reason):
+        load_photo(bad)
+
+
+def test_truncated_jpeg_is_reported(tmp_path, blake_photo_path):
+    data = blake_photo_path.read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImageLoadError, match="corrupt or truncated"):
+        load_photo(truncated)
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path):
+    source = tmp_path / "big.png"
+    Image.new("RGB", (400, 300)).save(source)
+    with pytest.raises(ImageLoadError, match="larger than"):
+        load_photo(source, max_pixels=100_000)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageLoadError, match="does not exist"):
+        load_photo(tmp_path / "nope.jpg")
+
+
+def test_save_never_overwrites_the_original(tmp_path, blake_photo_path):
+    source = tmp_path / "original.jpg"
+    shutil.copy(blake_photo_path, source)
+    before = source.read_bytes()
+    photo = load_photo(source)
+    with pytest.raises(ImageSaveError, match="original"):
+        save_photo(photo, source, overwrite=True)
+    with pytest.raises(ImageSaveError, match="already exists"):
+        save_photo(photo, blake_photo_path.parent / blake_photo_path.name)
+    assert source.read_bytes() == before
+
+
+def test_unknown_output_format_and_jpeg_alpha_flattening(tmp_path):
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[..., 0] = 200  # red, fully transparent
+    source = tmp_path / "t.png"
+    Image.fromarray(rgba, "RGBA").save(source)
+    photo = load_photo(source)
+    with pytest.raises(ImageSaveError, match="Cannot save"):
+        save_photo(photo, tmp_path / "out.bmpx")
+    flattened = np.asarray(Image.open(save_photo(photo, tmp_path / "out.jpg")))
+    assert flattened.min() > 240  # transparent pixels become the white background
+
+
+def test_save_writes_atomically_without_leftovers(tmp_path):
+    Image.fromarray(_gradient()).save(tmp_path / "in.png")
+    save_photo(load_photo(tmp_path / "in.png"), tmp_path / "sub" / "out.png")
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out.png"]
+    assert io.BytesIO((tmp_path / "sub" / "out.png").read_bytes()).getbuffer().nbytes > 0

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from app.photo_io import load_photo
+from conftest import WHOLE_PHOTOS, shared
+
+
+def test_prepare_caches_features_and_restore_keeps_the_photo_intact(restorer, blake_photo_path):
+    photo = load_photo(blake_photo_path)
+    prepared = restorer.prepare(photo)
+    assert prepared.face_count == 2
+    assert prepared.features.shape[0] == 2
+
+    result = restorer.restore_prepared(prepared, 0.9)
+    assert result.photo.pixels.shape == photo.pixels.shape and result.photo.pixels.dtype == np.uint8
+    assert result.photo.exif == photo.exif and result.photo.icc_profile == photo.icc_profile
+    assert len(result.restored_faces) == 2
+    assert not np.array_equal(result.photo.pixels, photo.pixels)  # faces replaced
+    np.testing.assert_array_equal(photo.pixels, load_photo(blake_photo_path).pixels)  # input untouched
+
+    changed_rows, changed_cols = np.nonzero(np.any(result.photo.pixels != photo.pixels, axis=2))
+    boxes = np.array([f.detection.box for f in prepared.faces])
+    width = (boxes[:, 2] - boxes[:, 0]).max()
+    assert changed_cols.min() >= boxes[:, 0].min() - width and changed_cols.max() <= boxes[:, 2].max() + width
+    assert changed_rows.max() <= boxes[:, 3].max() + width
+
+
+def test_quality_changes_reuse_the_cached_encoding(restorer, blake_photo_path, monkeypatch):
+    prepared = restorer.prepare(load_photo(blake_photo_path))
+    calls = []
+    monkeypatch.setattr(restorer.model, "encode", lambda *a: calls.append(a))
+    low = restorer.restore_prepared(prepared, 0.05)
+    high = restorer.restore_prepared(prepared, 0.95)
+    assert calls == []
+    assert not np.array_equal(low.photo.pixels, high.photo.pixels)
+    assert not (np.array_equal(low.common_indices, high.common_indices)
+                and np.array_equal(low.hq_indices, high.hq_indices))
+
+
+def test_photo_without_faces_is_returned_unchanged(restorer):
+    from app.photo_io import Photo
+
+    y, x = np.mgrid[0:200, 0:300]
+    photo = Photo(np.dstack([x % 256, y % 256, np.zeros_like(x)]).astype(np.uint8))
+    result = restorer.restore(photo, 0.9)
+    assert result.restored_faces == []
+    np.testing.assert_array_equal(result.photo.pixels, photo.pixels)
+
+
+def test_alpha_and_16bit_are_preserved(restorer, face_photo_rgb):
+    from app.photo_io import Photo
+
+    alpha = np.full(face_photo_rgb.shape[:2], 200, np.uint8)
+    photo = Photo(face_photo_rgb.astype(np.uint16) * 257, alpha=alpha)
+    result = restorer.restore(photo, 0.5)
+    assert result.photo.pixels.dtype == np.uint16 and result.restored_faces
+    np.testing.assert_array_equal(result.photo.alpha, alpha)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WHOLE_PHOTOS.iterdir()))
+def test_every_whole_photo_restores_at_full_size(restorer, name):
+    photo = load_photo(shared(WHOLE_PHOTOS / name))
+    result = restorer.restore(photo, 0.9)
+    assert result.restored_faces
+    assert result.photo.pixels.shape == photo.pixels.shape

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from app.errors import QualityMetricError
+from app.quality import QualityScorer
+
+
+@pytest.fixture(scope="module")
+def piqe():
+    return QualityScorer("piqe")
+
+
+def test_piqe_is_normalised_with_higher_is_better(piqe, face_photo_rgb):
+    score = piqe.score(face_photo_rgb)
+    assert 0.0 <= score.normalized <= 1.0
+    assert score.normalized == pytest.approx(1 - score.raw / 100, abs=1e-6)  # PIQE: 0..100, lower better
+
+
+def test_heavy_noise_lowers_the_normalised_score(piqe, face_photo_rgb):
+    noisy = np.clip(face_photo_rgb + np.random.default_rng(0).normal(0, 40, face_photo_rgb.shape), 0, 255)
+    assert piqe.score(noisy.astype(np.uint8)).normalized < piqe.score(face_photo_rgb).normalized
+
+
+def test_entropy_metric_by_name(face_photo_rgb):
+    entropy = QualityScorer("entropy")
+    score = entropy.score(face_photo_rgb)
+    assert not entropy.lower_better and 0 < score.normalized <= 1
+    assert score.normalized == pytest.approx(score.raw / 8, abs=1e-6)
+
+
+def test_tiny_and_huge_images_are_resized_for_scoring(piqe):
+    rng = np.random.default_rng(1)
+    assert 0 <= piqe.score(rng.integers(0, 255, (12, 20, 3), dtype=np.uint8)).normalized <= 1
+    assert 0 <= piqe.score(rng.integers(0, 255, (1500, 2100, 3), dtype=np.uint8)).normalized <= 1
+
+
+def test_unknown_metric():
+    with pytest.raises(QualityMetricError, match="Unknown quality metric"):
+        QualityScorer("sharpness-o-meter")
+
+
+def test_full_reference_metric_is_refused():
+    with pytest.raises(QualityMetricError, match="no-reference"):
+        QualityScorer("psnr")
+
+
+def test_metric_whose_weights_are_absent_fails_fast_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import pyiqa.utils.download_util as download_util
+
+    monkeypatch.setattr(download_util, "DEFAULT_CACHE_DIR", str(tmp_path / "pyiqa"))
+    with pytest.raises(QualityMetricError, match="not on this machine"):
+        QualityScorer("brisque")
