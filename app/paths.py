@@ -14,12 +14,19 @@ ENV_MODELS_DIR = "IQPFR_MODELS_DIR"
 ENV_OFFLINE = "IQPFR_OFFLINE"
 
 
-def bundled_models_dir() -> Path:
-    """The `models/` folder shipped with the app (source tree or PyInstaller bundle)."""
+def install_root() -> Path:
+    """The source checkout, or the unpacked PyInstaller bundle."""
     bundle_root = getattr(sys, "_MEIPASS", None)
-    if bundle_root:
-        return Path(bundle_root) / "models"
-    return Path(__file__).resolve().parent.parent / "models"
+    return Path(bundle_root) if bundle_root else Path(__file__).resolve().parent.parent
+
+
+def bundled_models_dir() -> Path:
+    """The `models/` folder shipped with the app."""
+    return install_root() / "models"
+
+
+def resources_dir() -> Path:
+    return install_root() / "resources"
 
 
 def user_models_dir() -> Path:

@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
+    from PySide6.QtGui import QIcon
+
+    from app.paths import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icon.svg")))
     restorer = SharedRestorer(lambda: FaceRestorer.create(args.weights, args.detector, args.device))
     window = MainWindow(restorer)
     window.show()
