@@ -13,6 +13,7 @@ from app.faces import DETECTOR_NAMES
 from app.pipeline import DEFAULT_QUALITY
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_FACES = 0, 1, 3
+TRAIN_STAGES = ("codebook", "transformer", "quality")
 
 
 def _quality(text: str) -> float:
@@ -51,6 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("file", type=Path)
     score.add_argument("--metric", default="piqe", help="pyiqa NR metric (default piqe, needs no weights)")
     score.add_argument("--faces", action="store_true", help="also score each detected, aligned face")
+
+    train = commands.add_parser("train", help="train one IQPFR stage (codebook → transformer → quality)")
+    train.add_argument("stage", choices=TRAIN_STAGES)
+    train.add_argument("--config", type=Path, help="TOML config (default: configs/train_STAGE.toml)")
+    train.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
+    train.add_argument("--iterations", type=int, help="override the config's iteration count")
+    train.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
+    train.add_argument("--no-progress", action="store_true")
+
+    evaluate = commands.add_parser("evaluate", help="measure a weights file (numbers for the model card)")
+    evaluate.add_argument("--weights", type=Path, required=True)
+    evaluate.add_argument("--config", type=Path, help="config naming the data and held-out split "
+                                                       "(default: configs/train_codebook.toml)")
+    evaluate.add_argument("--test-data", type=Path, help="folder of real degraded faces "
+                                                          "(default: ../shared/data/test)")
+    evaluate.add_argument("--out", type=Path, default=Path("runs/evaluation.json"))
+    evaluate.add_argument("--device", default="auto")
     return parser
 
 
@@ -128,10 +147,45 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    from app.device import describe_device, resolve_device
+    from app.paths import install_root
+    from app.training.config import load_config
+
+    config_path = args.config or install_root() / "configs" / f"train_{args.stage}.toml"
+    cfg = load_config(config_path, {"iterations": args.iterations})
+    if cfg.stage != args.stage:
+        raise StudioError(f"{config_path} configures stage '{cfg.stage}', not '{args.stage}'.")
+    device = resolve_device(args.device)
+    print(f"Training stage '{args.stage}' on {describe_device(device)} for {cfg.iterations} iterations "
+          f"(config {config_path})", file=sys.stderr)
+    module = importlib.import_module(f"app.training.stage_{args.stage}")
+    weights = getattr(module, f"train_{args.stage}")(cfg, device, args.resume, args.max_minutes,
+                                                     not args.no_progress)
+    print(f"Weights written to {weights}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.device import resolve_device
+    from app.paths import install_root
+    from app.training.config import load_config
+    from app.training.evaluate import evaluate, write_report
+
+    cfg = load_config(args.config or install_root() / "configs" / "train_codebook.toml")
+    test_root = args.test_data or install_root().parent / "shared" / "data" / "test"
+    result = evaluate(args.weights, cfg, test_root, resolve_device(args.device))
+    print(write_report(result, args.out))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
-    handler = {"restore": cmd_restore, "batch": cmd_batch, "score": cmd_score}[args.command]
+    handler = {"restore": cmd_restore, "batch": cmd_batch, "score": cmd_score, "train": cmd_train,
+               "evaluate": cmd_evaluate}[args.command]
     try:
         return handler(args)
     except (StudioError, ValueError) as exc:

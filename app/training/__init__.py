@@ -1,0 +1,1 @@
+"""Training the IQPFR model in three stages (no Qt)."""

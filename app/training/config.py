@@ -1,0 +1,55 @@
+"""Training configuration files (TOML) → one dataclass per run."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from app.paths import install_root
+
+
+@dataclass
+class TrainConfig:
+    stage: str
+    data_roots: list[str]
+    held_out_fraction: float = 0.1
+    score_metric: str = "piqe"
+    cache_dir: str = "runs/cache"
+    run_dir: str = "runs/stage"
+    init_weights: str | None = None          # weights file from the previous stage
+    output_weights: str = "runs/stage/weights.pt"
+    iterations: int = 1000
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    seed: int = 0
+    log_every: int = 20
+    checkpoint_every: int = 200
+    model: dict = field(default_factory=dict)   # IQPFRConfig overrides (Stage I only)
+    loss: dict = field(default_factory=dict)    # stage-specific loss weights
+
+    def resolve(self, path: str | None) -> Path | None:
+        """Config paths are relative to the repository root."""
+        if path is None:
+            return None
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else install_root() / candidate
+
+    @property
+    def roots(self) -> list[Path]:
+        return [self.resolve(root) for root in self.data_roots]
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    with open(path, "rb") as handle:
+        raw = tomllib.load(handle)
+    flat = {**raw.get("data", {}), **raw.get("train", {})}
+    flat["stage"] = raw.get("stage", flat.get("stage"))
+    flat["model"] = raw.get("model", {})
+    flat["loss"] = raw.get("loss", {})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(flat) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+    flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return TrainConfig(**flat)

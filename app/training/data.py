@@ -1,0 +1,122 @@
+"""Training faces: listing, a fixed held-out split, cached quality scores, and a torch dataset.
+
+The FFHQ-256 and CelebA-HQ faces in ../shared/data/train are FFHQ-aligned, i.e. already on the
+five-point template the app aligns to, so they are only resized to the model resolution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from app.photo_io import is_supported_image, load_photo
+from app.training.degradation import DegradationConfig, degrade
+
+SCORE_CACHE_NAME = "face_scores.json"
+
+
+def list_faces(roots: list[Path]) -> list[Path]:
+    files = []
+    for root in roots:
+        files += [p for p in sorted(Path(root).rglob("*")) if p.is_file() and is_supported_image(p)]
+    return _drop_byte_identical(files)
+
+
+def _drop_byte_identical(files: list[Path]) -> list[Path]:
+    seen, unique = set(), []
+    for path in files:
+        digest = hashlib.md5(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            unique.append(path)
+    return unique
+
+
+def is_held_out(path: Path, fraction: float) -> bool:
+    """Stable split by file name: the same file is always on the same side."""
+    bucket = int(hashlib.sha1(path.name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return bucket < fraction
+
+
+def split(files: list[Path], held_out_fraction: float) -> tuple[list[Path], list[Path]]:
+    train = [f for f in files if not is_held_out(f, held_out_fraction)]
+    held_out = [f for f in files if is_held_out(f, held_out_fraction)]
+    return train, held_out
+
+
+def load_face(path: Path, size: int) -> np.ndarray:
+    rgb = load_photo(path).rgb8()
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if rgb.shape[0] > size else cv2.INTER_CUBIC)
+
+
+@dataclass
+class ScoredFaces:
+    paths: list[Path]
+    raw: np.ndarray          # normalised metric score (0..1, higher better)
+    prior: np.ndarray        # min-max over the training set → [0, 1): the IQPFR quality prior
+
+
+def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "piqe") -> ScoredFaces:
+    """Score each clean face once with the project's IQA wrapper; cached by path, size and mtime."""
+    from app.quality import QualityScorer
+
+    cache_file = cache_dir / SCORE_CACHE_NAME
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    scorer = None
+    raw = []
+    for path in paths:
+        key = f"{metric}|{size}|{path.resolve()}|{path.stat().st_mtime_ns}"
+        if key not in cache:
+            scorer = scorer or QualityScorer(metric)
+            cache[key] = scorer.score(load_face(path, size)).normalized
+        raw.append(cache[key])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_file.write_text(json.dumps(cache))
+    raw_array = np.array(raw, dtype=np.float32)
+    low, high = float(raw_array.min()), float(raw_array.max())
+    prior = np.clip((raw_array - low) / max(high - low, 1e-6), 0.0, 0.999).astype(np.float32)
+    return ScoredFaces(paths, raw_array, prior)
+
+
+def to_tensor(face: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(face).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+class FaceDataset(Dataset):
+    """Clean faces (and, with `degradation`, a degraded copy) plus the quality prior of each face.
+
+    Images are decoded once and kept in memory (the training sets here are small).
+    Augmentation and degradation draw from a generator seeded by (seed, epoch-free item index, draw),
+    so a run is reproducible.
+    """
+
+    def __init__(self, faces: ScoredFaces, size: int, degradation: DegradationConfig | None = None,
+                 seed: int = 0, flip: bool = True) -> None:
+        self.images = [load_face(p, size) for p in faces.paths]
+        self.prior = faces.prior
+        self.degradation = degradation
+        self.seed = seed
+        self.flip = flip
+        self.draw = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict:
+        self.draw += 1
+        rng = np.random.default_rng([self.seed, index, self.draw])
+        face = self.images[index]
+        flipped = bool(self.flip and rng.random() < 0.5)
+        face = np.ascontiguousarray(face[:, ::-1] if flipped else face)
+        item = {"clean": to_tensor(face), "prior": torch.tensor(self.prior[index]), "index": index,
+                "flipped": flipped}
+        if self.degradation is not None:
+            item["degraded"] = to_tensor(degrade(face, rng, self.degradation))
+        return item

@@ -1,0 +1,106 @@
+"""What every stage shares: data preparation, resumable training state, the step loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from app.training.config import TrainConfig
+from app.training.data import ScoredFaces, list_faces, score_faces, split
+
+log = logging.getLogger(__name__)
+STATE_FILE = "last.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def training_faces(cfg: TrainConfig, size: int) -> tuple[ScoredFaces, list[Path]]:
+    """Scored training faces and the held-out paths (never trained on)."""
+    files = list_faces(cfg.roots)
+    if not files:
+        raise FileNotFoundError(f"no training images under {', '.join(map(str, cfg.roots))}")
+    train, held_out = split(files, cfg.held_out_fraction)
+    return score_faces(train, size, cfg.resolve(cfg.cache_dir), cfg.score_metric), held_out
+
+
+def endless(loader: DataLoader) -> Iterator[dict]:
+    while True:
+        yield from loader
+
+
+def save_state(run_dir: Path, iteration: int, modules: dict, optimizer: torch.optim.Optimizer,
+               extra: dict | None = None) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {"iteration": iteration, "optimizer": optimizer.state_dict(),
+             "modules": {name: m.state_dict() for name, m in modules.items()},
+             "torch_rng": torch.random.get_rng_state(), "extra": extra or {}}
+    tmp = run_dir / (STATE_FILE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(run_dir / STATE_FILE)
+
+
+def load_state(run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+    path = run_dir / STATE_FILE
+    if not path.exists():
+        return 0, {}
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    for name, module in modules.items():
+        module.load_state_dict(state["modules"][name])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.random.set_rng_state(state["torch_rng"])
+    return int(state["iteration"]), state.get("extra", {})
+
+
+class StepLoop:
+    """Runs `step(batch) -> {loss name: float}` with progress, logging, checkpoints and a time budget."""
+
+    def __init__(self, cfg: TrainConfig, start: int, checkpoint: Callable[[int], None],
+                 max_minutes: float | None = None, show_progress: bool = True) -> None:
+        self.cfg, self.start, self.checkpoint = cfg, start, checkpoint
+        self.deadline = time.monotonic() + max_minutes * 60 if max_minutes else None
+        self.show_progress = show_progress
+        self.history: list[dict] = []
+
+    def run(self, batches: Iterator[dict], step: Callable[[dict], dict]) -> int:
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.cfg.iterations, initial=self.start, disable=not self.show_progress,
+                   unit="it", dynamic_ncols=True)
+        iteration = self.start
+        running: dict[str, list[float]] = {}
+        log_path = self.cfg.resolve(self.cfg.run_dir) / "log.jsonl"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        while iteration < self.cfg.iterations:
+            losses = step(next(batches))
+            iteration += 1
+            for name, value in losses.items():
+                running.setdefault(name, []).append(value)
+            bar.update(1)
+            if iteration % self.cfg.log_every == 0 or iteration == self.cfg.iterations:
+                means = {name: float(np.mean(values)) for name, values in running.items()}
+                running.clear()
+                record = {"iteration": iteration, **means}
+                self.history.append(record)
+                with open(log_path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                bar.set_postfix({k: f"{v:.4f}" for k, v in list(means.items())[:4]})
+            out_of_time = self.deadline is not None and time.monotonic() > self.deadline
+            if iteration % self.cfg.checkpoint_every == 0 or iteration == self.cfg.iterations or out_of_time:
+                self.checkpoint(iteration)
+            if out_of_time:
+                log.warning("time budget reached at iteration %d; state saved, resume with --resume", iteration)
+                break
+        bar.close()
+        return iteration

@@ -1,0 +1,139 @@
+"""Training code on a tiny model and a few real faces: runs, resumes, and touches only what each stage may."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from app.cli import main
+from app.model import load_checkpoint
+from app.training.config import load_config
+from app.training.data import is_held_out, list_faces, score_faces, split
+from app.training.degradation import DegradationConfig, degrade
+from conftest import SHARED_DATA, shared
+
+TINY_MODEL = """
+[model]
+image_size = 32
+base_channels = 16
+channel_multipliers = [1, 2]
+embed_dim = 16
+common_codebook_size = 32
+hq_codebook_size = 16
+transformer_layers = 1
+transformer_dim = 32
+transformer_heads = 4
+hq_score_threshold = 0.5
+"""
+
+
+def _config(tmp_path, stage, extra_train="", extra="", iterations=3):
+    data_root = shared(SHARED_DATA / "train" / "celebahq")
+    text = f"""
+stage = "{stage}"
+[data]
+data_roots = ["{data_root}"]
+held_out_fraction = 0.2
+cache_dir = "{tmp_path / 'cache'}"
+[train]
+run_dir = "{tmp_path / stage}"
+output_weights = "{tmp_path / stage / 'weights.pt'}"
+iterations = {iterations}
+batch_size = 4
+learning_rate = 1e-3
+log_every = 1
+checkpoint_every = 2
+{extra_train}
+{extra}
+"""
+    path = tmp_path / f"{stage}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_degradation_is_deterministic_and_destroys_detail():
+    face = (np.random.default_rng(0).random((128, 128, 3)) * 255).astype(np.uint8)
+    first = degrade(face, np.random.default_rng(7))
+    second = degrade(face, np.random.default_rng(7))
+    other = degrade(face, np.random.default_rng(8))
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == face.shape and not np.array_equal(first, other)
+    assert np.abs(np.diff(first.astype(float), axis=1)).mean() < np.abs(np.diff(face.astype(float), axis=1)).mean()
+
+
+def test_degradation_scales_with_face_size():
+    cfg = DegradationConfig()
+    face = np.full((64, 64, 3), 128, np.uint8)
+    assert degrade(face, np.random.default_rng(0), cfg).shape == (64, 64, 3)
+
+
+def test_split_is_stable_and_disjoint():
+    files = list_faces([shared(SHARED_DATA / "train" / "celebahq")])
+    train, held_out = split(files, 0.2)
+    assert set(train).isdisjoint(held_out) and len(train) + len(held_out) == len(files)
+    assert held_out and all(is_held_out(p, 0.2) for p in held_out)
+    assert split(list(reversed(files)), 0.2)[1] == list(reversed(held_out))
+
+
+def test_scores_are_cached_and_min_max_normalised(tmp_path, monkeypatch):
+    files = list_faces([shared(SHARED_DATA / "train" / "celebahq")])[:6]
+    scored = score_faces(files, 64, tmp_path)
+    assert scored.prior.min() == 0.0 and scored.prior.max() == pytest.approx(0.999)
+    assert np.all((scored.raw >= 0) & (scored.raw <= 1))
+    monkeypatch.setattr("app.quality.QualityScorer", None)  # a second call must not score again
+    again = score_faces(files, 64, tmp_path)
+    np.testing.assert_array_equal(again.raw, scored.raw)
+
+
+def test_config_rejects_unknown_settings(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('stage = "codebook"\n[train]\nlearning_rat = 1\n[data]\ndata_roots = []\n')
+    with pytest.raises(ValueError, match="learning_rat"):
+        load_config(path)
+
+
+def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
+    codebook_cfg = _config(tmp_path, "codebook", extra=TINY_MODEL)
+    assert main(["train", "codebook", "--config", str(codebook_cfg), "--device", "cpu", "--no-progress"]) == 0
+    stage1, info1 = load_checkpoint(tmp_path / "codebook" / "weights.pt")
+    assert not info1.trained and info1.metadata["stage"] == "I" and info1.metadata["stage_I_iterations"] == 3
+    log = [json.loads(line) for line in (tmp_path / "codebook" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log] == [1, 2, 3] and all(np.isfinite(r["l1"]) for r in log)
+
+    resumed_cfg = _config(tmp_path, "codebook", extra=TINY_MODEL, iterations=5)
+    assert main(["train", "codebook", "--config", str(resumed_cfg), "--resume", "--no-progress"]) == 0
+    log = [json.loads(line) for line in (tmp_path / "codebook" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log][-2:] == [4, 5]
+
+    init = f'init_weights = "{tmp_path / "codebook" / "weights.pt"}"'
+    transformer_cfg = _config(tmp_path, "transformer", extra_train=init)
+    assert main(["train", "transformer", "--config", str(transformer_cfg), "--no-progress"]) == 0
+    stage2, info2 = load_checkpoint(tmp_path / "transformer" / "weights.pt")
+    stage1, _ = load_checkpoint(tmp_path / "codebook" / "weights.pt")
+    assert info2.trained and info2.metadata["stage"] == "II"
+    assert torch.equal(stage2.decoder.blocks[0].weight, stage1.decoder.blocks[0].weight)
+    assert torch.equal(stage2.common_codebook.embedding.weight, stage1.common_codebook.embedding.weight)
+    assert not torch.equal(stage2.encoder.blocks[0].weight, stage1.encoder.blocks[0].weight)
+
+    init = f'init_weights = "{tmp_path / "transformer" / "weights.pt"}"'
+    quality_cfg = _config(tmp_path, "quality", extra_train=init, extra="[loss]\nreward_iterations = 3\n")
+    assert main(["train", "quality", "--config", str(quality_cfg), "--no-progress"]) == 0
+    stage3, info3 = load_checkpoint(tmp_path / "quality" / "weights.pt")
+    assert info3.metadata["stage"] == "III" and "check_pearson" in info3.metadata["reward_model"]
+    assert (tmp_path / "quality" / "reward.pt").is_file()
+    assert not torch.equal(stage3.encoder.blocks[0].weight, stage2.encoder.blocks[0].weight)
+    assert not torch.equal(stage3.code_predictor.quality_embedding.weight,
+                           stage2.code_predictor.quality_embedding.weight)
+    for frozen in ("decoder", "common_codebook", "hq_codebook"):
+        for (name, before), after in zip(getattr(stage2, frozen).state_dict().items(),
+                                         getattr(stage3, frozen).state_dict().values()):
+            assert torch.equal(before, after), f"{frozen}.{name} changed in stage III"
+    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters()):
+        assert torch.equal(before, after)  # the Transformer is not updated by the reward
+
+
+def test_stage_mismatch_is_refused(tmp_path, capsys):
+    cfg = _config(tmp_path, "codebook", extra=TINY_MODEL)
+    assert main(["train", "transformer", "--config", str(cfg)]) == 1
+    assert "configures stage 'codebook'" in capsys.readouterr().err
