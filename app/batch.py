@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.errors import StudioError
+from app.fileutil import atomic_target
 from app.photo_io import is_supported_image, load_photo, save_photo
 from app.pipeline import DEFAULT_QUALITY, FaceRestorer
 
@@ -110,12 +110,5 @@ def _process_one(restorer: FaceRestorer, source: Path, target: Path, quality: fl
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".saving-", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copy2(source, tmp_name)
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_target(target) as tmp:
+        shutil.copy2(source, tmp)

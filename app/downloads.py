@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import WeightsMissingError
+from app.fileutil import atomic_target
 from app.paths import find_model_file, model_search_dirs, offline_mode, user_models_dir
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -38,27 +37,22 @@ def sha256_of(path: Path) -> str:
 def download_file(url: str, destination: Path, sha256: str | None = None,
                   timeout_s: float = DEFAULT_TIMEOUT_S) -> Path:
     """Download `url` to `destination` atomically; verify the checksum when given."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=destination.parent)
-    tmp_path = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
-            for block in iter(lambda: response.read(_CHUNK), b""):
-                out.write(block)
-        if sha256 is not None:
-            actual = sha256_of(tmp_path)
-            if actual != sha256.lower():
-                raise WeightsMissingError(
-                    f"Downloaded {destination.name} but its checksum is wrong "
-                    f"(expected {sha256[:12]}…, got {actual[:12]}…); the file was discarded.")
-        os.replace(tmp_path, destination)
+        with atomic_target(destination) as tmp_path:
+            with open(tmp_path, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
+                for block in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(block)
+            if sha256 is not None:
+                actual = sha256_of(tmp_path)
+                if actual != sha256.lower():
+                    raise WeightsMissingError(
+                        f"Downloaded {destination.name} but its checksum is wrong "
+                        f"(expected {sha256[:12]}…, got {actual[:12]}…); the file was discarded.")
         return destination
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise WeightsMissingError(
             f"Could not download {destination.name} from {url}: {exc}. {_where_to_put(destination.name)}"
         ) from exc
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 def ensure_weights(source: WeightSource, allow_download: bool = True) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from app.errors import ImageLoadError, ImageSaveError
+from app.fileutil import atomic_target
 
 SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                       ".tif": "TIFF", ".tiff": "TIFF"}
@@ -204,9 +204,9 @@ def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, j
     if path.exists() and not overwrite:
         raise ImageSaveError(f"'{path}' already exists; not overwriting it.")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = _encode(photo, fmt, jpeg_quality)
-        _write_atomically(path, data)
+        with atomic_target(path) as tmp:
+            tmp.write_bytes(data)
     except ImageSaveError:
         raise
     except (OSError, ValueError) as exc:
@@ -278,14 +278,3 @@ def _png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> byt
         extra += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
     ihdr_end = 8 + 4 + 4 + 13 + 4
     return png[:ihdr_end] + extra + png[ihdr_end:]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=".saving-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)

@@ -34,12 +34,16 @@ def test_restore_writes_output_and_never_touches_input(tmp_path, blake_photo_pat
     assert main(["restore", str(blake_photo_path), str(out), "--quality", "0.9", "--device", "cpu"]) == EXIT_OK
     assert Image.open(out).size == Image.open(blake_photo_path).size
     assert blake_photo_path.read_bytes() == before
-    captured = capsys.readouterr()
-    assert "Restored 2 face(s)" in captured.out
-    assert "UNTRAINED" in captured.err  # no restoration quality is claimed
+    assert "Restored 2 face(s)" in capsys.readouterr().out
 
     assert main(["restore", str(blake_photo_path), str(out)]) == EXIT_ERROR  # exists, no --overwrite
     assert "already exists" in capsys.readouterr().err
+
+
+def test_untrained_model_is_announced(tmp_path, blake_photo_path, capsys, monkeypatch):
+    monkeypatch.setattr("app.paths.bundled_models_dir", lambda: tmp_path / "no-models")
+    assert main(["restore", str(blake_photo_path), str(tmp_path / "r.jpg"), "--device", "cpu"]) == EXIT_OK
+    assert "UNTRAINED" in capsys.readouterr().err  # no restoration quality is claimed
 
 
 def test_restore_refuses_to_write_over_its_input(tmp_path, blake_photo_path, capsys):

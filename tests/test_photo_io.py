@@ -164,6 +164,17 @@ def test_unknown_output_format_and_jpeg_alpha_flattening(tmp_path):
     assert flattened.min() > 240  # transparent pixels become the white background
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    from app import fileutil
+
+    Image.fromarray(_gradient()).save(tmp_path / "in.png")
+    out = save_photo(load_photo(tmp_path / "in.png"), tmp_path / "out.png")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~fileutil._UMASK
+    assert stat.S_IMODE(out.stat().st_mode) & 0o044  # readable by others, like any saved photo
+
+
 def test_save_writes_atomically_without_leftovers(tmp_path):
     Image.fromarray(_gradient()).save(tmp_path / "in.png")
     save_photo(load_photo(tmp_path / "in.png"), tmp_path / "sub" / "out.png")

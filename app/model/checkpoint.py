@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import torch
 
 from app.errors import CheckpointError
+from app.fileutil import atomic_target
 from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
 
@@ -43,15 +43,8 @@ def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metada
         "metadata": dict(metadata or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".saving-", suffix=".pt", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_target(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
