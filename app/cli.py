@@ -77,7 +77,7 @@ def _make_restorer(args: argparse.Namespace):
     from app.pipeline import FaceRestorer
 
     restorer = FaceRestorer.create(args.weights, args.detector, args.device)
-    if not restorer.model_info.trained:
+    if not restorer.model_info.trained or restorer.model_info.note:
         print(f"warning: {restorer.model_info.describe()}", file=sys.stderr)
     return restorer
 

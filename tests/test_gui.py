@@ -34,7 +34,8 @@ def test_window_opens_and_shows_before_after_with_scores(qtbot, window, blake_ph
     assert window.before_pane.box_count == 2
     assert "2 face(s) found" in window.before_pane.caption.text()
     assert "PIQE" in window.before_pane.caption.text() and "PIQE" in window.after_pane.caption.text()
-    assert "UNTRAINED" in window.model_label.text()
+    assert "UNTRAINED" in window.model_label.text() and "not a real restoration" in window.model_label.text()
+    assert "not a real restoration" in window.model_label.toolTip()
     assert window.last_restored.rgb.shape == window.last_prepared.rgb.shape
 
 

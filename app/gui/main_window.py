@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
 
 from app import APP_NAME
 from app.errors import StudioError
+from app.model import ModelInfo
 from app.gui.batch_dialog import BatchDialog
 from app.gui.image_pane import ImagePane
 from app.gui.worker import PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
@@ -166,10 +167,14 @@ class MainWindow(QMainWindow):
             self.quality_requested.emit(self._next_request(), self.quality)
 
     # ------------------------------------------------------------------ worker results
-    def _on_model_ready(self, model: str, device: str) -> None:
-        self.model_label.setText(f"{model} · {device}")
-        if "UNTRAINED" in model:
-            self.model_label.setStyleSheet("color:#c0392b; font-weight:bold;")
+    def _on_model_ready(self, info: ModelInfo, device: str) -> None:
+        caveat = "" if info.trained and not info.note else " · ⚠ not a real restoration yet (hover for details)"
+        self.model_label.setText(f"{info.name()} · {device}{caveat}")
+        if caveat:
+            colour = "#c0392b" if not info.trained else "#b9770e"
+            self.model_label.setStyleSheet(f"color:{colour}; font-weight:bold;")
+        self.model_label.setToolTip(f"{info.describe()}\n\nHow this model was trained and measured: "
+                                    "models/MODEL_CARD.md")
 
     def _on_prepared(self, result: PhotoPrepared) -> None:
         if result.request_id != self._shown_photo_id:

@@ -66,7 +66,7 @@ def mean_score(scorer: QualityScorer, images: list[np.ndarray]) -> QualityScore 
 
 
 class RestoreWorker(QObject):
-    model_ready = Signal(str, str)          # model description, device description
+    model_ready = Signal(object, str)       # ModelInfo, device description
     prepared = Signal(object)               # PhotoPrepared
     restored = Signal(object)               # PhotoRestored
     failed = Signal(int, str)               # request id, message
@@ -88,7 +88,7 @@ class RestoreWorker(QObject):
         restorer = self._restorer.get()
         if first_time:
             self._scorer = QualityScorer(self._metric, restorer.device)
-            self.model_ready.emit(restorer.model_info.describe(), describe_device(restorer.device))
+            self.model_ready.emit(restorer.model_info, describe_device(restorer.device))
         return restorer, self._scorer
 
     @Slot(int, str, float)

@@ -26,11 +26,20 @@ class ModelInfo:
     trained: bool
     metadata: dict = field(default_factory=dict)
 
+    def name(self) -> str:
+        if not self.trained:
+            return f"UNTRAINED model ({self.source})"
+        return f"IQPFR weights {Path(self.source).name} (stage {self.metadata.get('stage', '?')})"
+
     def describe(self) -> str:
         if not self.trained:
-            return f"UNTRAINED model ({self.source}): output is not a real restoration"
-        stage = self.metadata.get("stage", "?")
-        return f"IQPFR weights {Path(self.source).name} (stage {stage})"
+            return f"{self.name()}: output is not a real restoration"
+        return f"{self.name()}: {self.note}" if self.note else self.name()
+
+    @property
+    def note(self) -> str:
+        """A caveat stored with the weights (e.g. measured limitations), shown wherever the model is named."""
+        return str(self.metadata.get("note", ""))
 
 
 def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metadata: dict | None = None) -> Path:

@@ -83,7 +83,7 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
     synthetic = [_row("clean face (reference)", clean, scorer, clean),
                  _row("degraded input", degraded, scorer, clean),
                  _row("classical baseline", [classical_baseline(f) for f in degraded], scorer, clean),
-                 _row("codebook reconstruction of the clean face (upper bound)",
+                 _row("nearest-code reconstruction of the clean face (this model's encoder)",
                       reconstruct_faces(model, clean, device), scorer, clean)]
     synthetic += [_row(f"IQPFR, quality {q}", restore_faces(model, degraded, q, device), scorer, clean)
                   for q in SLIDER_VALUES]
@@ -104,7 +104,7 @@ def markdown_table(rows: list[dict]) -> str:
     for row in rows:
         cells = [row["method"], str(row["faces"])]
         if has_reference:
-            cells += [f"{row['psnr']:.2f}", f"{row['ssim']:.3f}"]
+            cells += [f"{row['psnr']:.2f}" if np.isfinite(row["psnr"]) else "∞ (identical)", f"{row['ssim']:.3f}"]
         cells.append(f"{row['piqe_quality']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
