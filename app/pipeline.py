@@ -92,7 +92,7 @@ class FaceRestorer:
         result = self.model.restore_from_features(prepared.features, quality, hq_weight)
         restored_faces = to_uint8_images(result.image)
         pixels = prepared.photo.pixels.copy()
-        for face, restored in zip(prepared.faces, restored_faces):
+        for face, restored in zip(prepared.faces, restored_faces, strict=True):
             paste_face(pixels, restored, face.aligned.inverse)
         return RestoredPhoto(prepared.photo.with_pixels(pixels), restored_faces, quality,
                              result.common_indices, result.hq_indices)

@@ -44,7 +44,7 @@ def test_detection_on_downscaled_huge_photo_maps_back_to_full_size(mtcnn, face_p
     small_faces = detect_faces(mtcnn, face_photo_rgb)
     big_faces = detect_faces(mtcnn, big, max_side=900)  # forces a downscale inside
     assert len(big_faces) == len(small_faces)
-    for small, large in zip(small_faces, big_faces):
+    for small, large in zip(small_faces, big_faces, strict=True):
         np.testing.assert_allclose(np.array(large.box) / 4, small.box, atol=12)
 
 

@@ -127,9 +127,9 @@ def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
                            stage2.code_predictor.quality_embedding.weight)
     for frozen in ("decoder", "common_codebook", "hq_codebook"):
         for (name, before), after in zip(getattr(stage2, frozen).state_dict().items(),
-                                         getattr(stage3, frozen).state_dict().values()):
+                                         getattr(stage3, frozen).state_dict().values(), strict=True):
             assert torch.equal(before, after), f"{frozen}.{name} changed in stage III"
-    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters()):
+    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters(), strict=True):
         assert torch.equal(before, after)  # the Transformer is not updated by the reward
 
 

@@ -65,7 +65,7 @@ class MTCNNDetector:
         if boxes is None:
             return []
         return [DetectedFace(tuple(float(v) for v in box), np.asarray(pts, dtype=np.float32), float(prob))
-                for box, prob, pts in zip(boxes, probs, points) if prob >= self.threshold]
+                for box, prob, pts in zip(boxes, probs, points, strict=True) if prob >= self.threshold]
 
 
 class RetinaFaceDetector:

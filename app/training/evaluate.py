@@ -62,9 +62,9 @@ def _row(name: str, outputs: list[np.ndarray], scorer: QualityScorer, clean: lis
     row = {"method": name, "faces": len(outputs),
            "piqe_quality": float(np.mean([scorer.score(o).normalized for o in outputs]))}
     if clean is not None:
-        row["psnr"] = float(np.mean([peak_signal_noise_ratio(c, o, data_range=255) for c, o in zip(clean, outputs)]))
+        row["psnr"] = float(np.mean([peak_signal_noise_ratio(c, o, data_range=255) for c, o in zip(clean, outputs, strict=True)]))
         row["ssim"] = float(np.mean([structural_similarity(c, o, channel_axis=2, data_range=255)
-                                     for c, o in zip(clean, outputs)]))
+                                     for c, o in zip(clean, outputs, strict=True)]))
     return row
 
 
