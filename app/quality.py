@@ -51,8 +51,8 @@ class QualityScorer:
         name = metric.lower()
         config = DEFAULT_CONFIGS.get(name)
         if config is None:
-            raise QualityMetricError(f"Unknown quality metric '{metric}'. pyiqa offers: "
-                                     f"{', '.join(sorted(n for n, c in DEFAULT_CONFIGS.items() if c.get('metric_mode') == 'NR'))}.")
+            offered = ", ".join(sorted(n for n, c in DEFAULT_CONFIGS.items() if c.get("metric_mode") == "NR"))
+            raise QualityMetricError(f"Unknown quality metric '{metric}'. pyiqa offers: {offered}.")
         if config.get("metric_mode") != "NR":
             raise QualityMetricError(f"'{metric}' needs a reference image; choose a no-reference (NR) metric.")
         try:

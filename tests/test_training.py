@@ -129,7 +129,8 @@ def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
         for (name, before), after in zip(getattr(stage2, frozen).state_dict().items(),
                                          getattr(stage3, frozen).state_dict().values(), strict=True):
             assert torch.equal(before, after), f"{frozen}.{name} changed in stage III"
-    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters(), strict=True):
+    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters(),
+                             strict=True):
         assert torch.equal(before, after)  # the Transformer is not updated by the reward
 
 

@@ -133,7 +133,8 @@ class MainWindow(QMainWindow):
         first_item = None
         for path in paths:
             if not is_supported_image(path):
-                self.show_error(f"'{path.name}' is not a supported image type ({', '.join(sorted(SUPPORTED_SUFFIXES))}).")
+                supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+                self.show_error(f"'{path.name}' is not a supported image type ({supported}).")
                 continue
             item = QListWidgetItem(path.name)
             item.setData(Qt.ItemDataRole.UserRole, str(path))

@@ -35,6 +35,10 @@ class IQPFR(nn.Module):
         """Images in [-1, 1] → encoder features; cache these to re-run only the cheap part."""
         return self.encoder(images)
 
+    def nearest_codes(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Common and HQ+ indices of the codebook entries closest to each feature token."""
+        return self.common_codebook.nearest_indices(features), self.hq_codebook.nearest_indices(features)
+
     def predict_codes(self, features: torch.Tensor, quality: torch.Tensor | float) -> CodePrediction:
         return self.code_predictor(features, quality)
 

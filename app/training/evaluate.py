@@ -39,32 +39,30 @@ def classical_baseline(face: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def _map_in_batches(faces: list[np.ndarray], device: torch.device, process, batch_size: int = 16) -> list[np.ndarray]:
+    """Run `process` (model input batch → images in [-1, 1]) over faces, batch by batch."""
+    out = []
+    for start in range(0, len(faces), batch_size):
+        out += to_uint8_images(process(to_model_input(faces[start:start + batch_size], device)))
+    return out
+
+
 def restore_faces(model: IQPFR, faces: list[np.ndarray], quality: float, device: torch.device) -> list[np.ndarray]:
-    out = []
-    for start in range(0, len(faces), 16):
-        batch = to_model_input(faces[start:start + 16], device)
-        out += to_uint8_images(model.restore(batch, quality).image)
-    return out
+    return _map_in_batches(faces, device, lambda batch: model.restore(batch, quality).image)
 
 
-@torch.no_grad()
 def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
-    """Stage-I upper bound: decode the nearest codes of the *clean* face."""
-    out = []
-    for start in range(0, len(faces), 16):
-        z = model.encode(to_model_input(faces[start:start + 16], device))
-        common, hq = model.common_codebook.nearest_indices(z), model.hq_codebook.nearest_indices(z)
-        out += to_uint8_images(model.decode_codes(common, hq))
-    return out
+    """Decode the nearest codes of the *clean* face (the codebook's reconstruction bound)."""
+    return _map_in_batches(faces, device, lambda batch: model.decode_codes(*model.nearest_codes(model.encode(batch))))
 
 
 def _row(name: str, outputs: list[np.ndarray], scorer: QualityScorer, clean: list[np.ndarray] | None = None) -> dict:
     row = {"method": name, "faces": len(outputs),
            "piqe_quality": float(np.mean([scorer.score(o).normalized for o in outputs]))}
     if clean is not None:
-        row["psnr"] = float(np.mean([peak_signal_noise_ratio(c, o, data_range=255) for c, o in zip(clean, outputs, strict=True)]))
-        row["ssim"] = float(np.mean([structural_similarity(c, o, channel_axis=2, data_range=255)
-                                     for c, o in zip(clean, outputs, strict=True)]))
+        pairs = list(zip(clean, outputs, strict=True))
+        row["psnr"] = float(np.mean([peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]))
+        row["ssim"] = float(np.mean([structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]))
     return row
 
 

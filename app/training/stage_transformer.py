@@ -9,7 +9,6 @@ Transformer predicts both index sets. Loss = feature MSE to the fused target cod
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import torch
@@ -26,20 +25,19 @@ from app.training.loop import StepLoop, endless, load_state, save_state, seed_ev
 @torch.no_grad()
 def latent_targets(model: IQPFR, dataset: FaceDataset, device: torch.device,
                    batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 2, tokens) common and HQ+ indices for every face, [:, 0] as is and [:, 1] mirrored."""
-    encoder = copy.deepcopy(model.encoder).eval()
+    """(N, 2, tokens) common and HQ+ indices for every face, [:, 0] as is and [:, 1] mirrored.
+
+    Computed once, before this stage updates the encoder, so they are the Stage-I encoder's codes.
+    """
     common, hq = [], []
     for start in range(0, len(dataset.images), batch_size):
         faces = dataset.images[start:start + batch_size]
-        for flipped in (False, True):
-            batch = torch.stack([to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)
-            z = encoder(batch)
-            common.append(model.common_codebook.nearest_indices(z).cpu())
-            hq.append(model.hq_codebook.nearest_indices(z).cpu())
-    # interleave (chunk, flip) back into per-face pairs
-    common_pairs = [torch.stack([common[i], common[i + 1]], 1) for i in range(0, len(common), 2)]
-    hq_pairs = [torch.stack([hq[i], hq[i + 1]], 1) for i in range(0, len(hq), 2)]
-    return torch.cat(common_pairs), torch.cat(hq_pairs)
+        per_flip = [model.nearest_codes(model.encode(torch.stack(
+            [to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)))
+            for flipped in (False, True)]
+        common.append(torch.stack([codes[0].cpu() for codes in per_flip], 1))
+        hq.append(torch.stack([codes[1].cpu() for codes in per_flip], 1))
+    return torch.cat(common), torch.cat(hq)
 
 
 def code_prediction_losses(model: IQPFR, degraded: torch.Tensor, prior: torch.Tensor,
