@@ -17,15 +17,32 @@ TRAIN_STAGES = ("codebook", "transformer", "quality")
 
 
 def _quality(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"quality must be a number between 0 and 1, not {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("quality must be between 0 and 1")
+    return value
+
+
+def _fidelity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"fidelity must be a number between 0 (more restoration) and "
+                                         f"1 (closer to the original), not {text!r}")
     return value
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=_quality, default=DEFAULT_QUALITY,
                         help="target quality score 0..1 that conditions the Transformer (default %(default)s)")
+    parser.add_argument("--fidelity", type=_fidelity, default=None, metavar="W",
+                        help="0..1: 0 = more restoration (codebook only), 1 = closer to the original "
+                             "(keeps its structure and identity); default: the model's stored default")
     parser.add_argument("--weights", help="IQPFR weights file (default: the installed default model)")
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn", help="face detector")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
@@ -68,8 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(default: configs/train_codebook.toml)")
     evaluate.add_argument("--test-data", type=Path, help="folder of real degraded faces "
                                                           "(default: ../shared/data/test)")
-    evaluate.add_argument("--out", type=Path, default=Path("runs/evaluation.json"))
+    evaluate.add_argument("--out", type=Path, default=Path("runs/evaluation/evaluation.json"),
+                          help="JSON results (default %(default)s)")
+    evaluate.add_argument("--compare-weights", type=Path,
+                          help="also measure this weights file, labelled 'previous shipped model' "
+                               "(e.g. runs/previous_default.pt from `git show HEAD:models/iqpfr_default.pt`)")
+    evaluate.add_argument("--contact-sheet", type=Path, default=Path("runs/evaluation/contact_sheet.png"),
+                          help="PNG of inputs and outputs side by side (default %(default)s)")
+    evaluate.add_argument("--max-faces", type=int,
+                          help="measure at most this many faces per set, spread evenly (quick checks)")
     evaluate.add_argument("--device", default="auto")
+
+    prepare = commands.add_parser("prepare-faces", help="re-align a folder of face chips to the FFHQ template "
+                                                        "(256 px PNGs + manifest.json, resumable)")
+    prepare.add_argument("source", type=Path)
+    prepare.add_argument("destination", type=Path)
+    prepare.add_argument("--limit", type=int, help="only the first N images (by name)")
+    prepare.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -79,7 +111,19 @@ def _make_restorer(args: argparse.Namespace):
     restorer = FaceRestorer.create(args.weights, args.detector, args.device)
     if not restorer.model_info.trained or restorer.model_info.note:
         print(f"warning: {restorer.model_info.describe()}", file=sys.stderr)
+    if args.fidelity is not None and not restorer.has_fidelity:
+        print("note: this model has no fidelity path (older weights format); --fidelity is ignored",
+              file=sys.stderr)
     return restorer
+
+
+def _settings_text(restorer, quality: float, fidelity: float | None) -> str:
+    """'quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
+    if not restorer.has_fidelity:
+        return f"quality {quality:.2f} (this model has no fidelity control)"
+    if fidelity is None:
+        return f"quality {quality:.2f}, fidelity {restorer.default_fidelity:.2f} (the model's default)"
+    return f"quality {quality:.2f}, fidelity {fidelity:.2f}"
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -88,14 +132,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.output.exists() and args.output.resolve() == args.input.resolve():
         raise StudioError("OUT is the input file; originals are never overwritten. Choose another name.")
     photo = load_photo(args.input)
-    restored = _make_restorer(args).restore(photo, args.quality)
+    restorer = _make_restorer(args)
+    restored = restorer.restore(photo, args.quality, args.fidelity)
     if not restored.restored_faces:
         print(f"No faces found in '{args.input.name}'; nothing written.", file=sys.stderr)
         return EXIT_NO_FACES
     save_photo(restored.photo, args.output, overwrite=args.overwrite)
     for note in restored.photo.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"Restored {len(restored.restored_faces)} face(s) at quality {args.quality:.2f} → {args.output}")
+    print(f"Restored {len(restored.restored_faces)} face(s) at "
+          f"{_settings_text(restorer, args.quality, args.fidelity)} → {args.output}")
     return EXIT_OK
 
 
@@ -117,7 +163,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         bar.set_postfix_str(path.name if done < total else "done")
         bar.refresh()
 
-    report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress)
+    print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity)}", file=sys.stderr)
+    report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress,
+                       fidelity=args.fidelity)
     if bar is not None:
         bar.close()
     for item in report.items:
@@ -176,8 +224,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config or install_root() / "configs" / "train_codebook.toml")
     test_root = args.test_data or install_root().parent / "shared" / "data" / "test"
-    result = evaluate(args.weights, cfg, test_root, resolve_device(args.device))
+    if args.max_faces is not None and args.max_faces < 1:
+        raise StudioError("--max-faces must be at least 1.")
+    result = evaluate(args.weights, cfg, test_root, resolve_device(args.device), compare_weights=args.compare_weights,
+                      contact_sheet_path=args.contact_sheet, max_faces=args.max_faces)
     print(write_report(result, args.out))
+    print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_prepare_faces(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.training.realign import realign_folder
+
+    if args.limit is not None and args.limit < 1:
+        raise StudioError("--limit must be at least 1.")
+    bar = None
+
+    def progress(done: int, total: int, path: Path) -> None:
+        nonlocal bar
+        if args.no_progress:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="face", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        result = realign_folder(args.source, args.destination, args.limit, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    counts = result.counts()
+    dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()) if reason != "kept") or "none"
+    print(f"{result.processed} processed, {result.skipped} already done. "
+          f"Kept {counts['kept']}; dropped: {dropped}. Manifest: {result.manifest}")
     return EXIT_OK
 
 
@@ -185,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     handler = {"restore": cmd_restore, "batch": cmd_batch, "score": cmd_score, "train": cmd_train,
-               "evaluate": cmd_evaluate}[args.command]
+               "evaluate": cmd_evaluate, "prepare-faces": cmd_prepare_faces}[args.command]
     try:
         return handler(args)
     except (StudioError, ValueError) as exc:

@@ -12,6 +12,28 @@ from app.cli import EXIT_ERROR, EXIT_NO_FACES, EXIT_OK, main
 from conftest import REPO, WHOLE_PHOTOS, shared
 
 
+def _weights_file(path, fidelity_scales=None, metadata=None):
+    """Random weights with a working fidelity path (FidelityFusion's last convs start at zero, so they
+    are filled with small random values), or without one (fidelity_scales=(), like weights format 1)."""
+    import torch
+
+    from app.model import IQPFRConfig, save_checkpoint, untrained_model
+
+    cfg = IQPFRConfig() if fidelity_scales is None else IQPFRConfig(fidelity_scales=fidelity_scales)
+    model, _ = untrained_model(cfg)
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for fusion in model.decoder.fusion.values():
+            for conv in (fusion.scale, fusion.shift):
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
+    return save_checkpoint(model, path, trained=False, metadata=metadata)
+
+
+@pytest.fixture
+def fidelity_weights(tmp_path):
+    return _weights_file(tmp_path / "fidelity.pt", metadata={"default_fidelity": 0.3})
+
+
 @pytest.fixture
 def photo_folder(tmp_path, blake_photo_path):
     folder = tmp_path / "photos"
@@ -70,6 +92,48 @@ def test_quality_must_be_in_range(tmp_path, blake_photo_path):
         main(["restore", str(blake_photo_path), str(tmp_path / "o.jpg"), "--quality", "1.5"])
 
 
+def test_restore_fidelity_defaults_to_the_model_and_changes_the_output(tmp_path, blake_photo_path,
+                                                                      fidelity_weights, capsys):
+    common = ["--weights", str(fidelity_weights), "--device", "cpu"]
+    assert main(["restore", str(blake_photo_path), str(tmp_path / "d.png"), *common]) == EXIT_OK
+    assert "fidelity 0.30 (the model's default)" in capsys.readouterr().out
+    for value in ("0", "1"):
+        assert main(["restore", str(blake_photo_path), str(tmp_path / f"{value}.png"), "--fidelity", value,
+                     *common]) == EXIT_OK
+        assert f"fidelity {float(value):.2f} →" in capsys.readouterr().out
+    restored, original_like = (np.asarray(Image.open(tmp_path / f"{v}.png")) for v in ("0", "1"))
+    assert not np.array_equal(restored, original_like)
+
+
+@pytest.mark.parametrize("command", ["restore", "batch"])
+@pytest.mark.parametrize("value", ["2", "-0.5", "nan", "lots"])
+def test_fidelity_must_be_between_0_and_1(tmp_path, blake_photo_path, capsys, command, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(blake_photo_path if command == "restore" else blake_photo_path.parent),
+              str(tmp_path / "o.jpg"), "--fidelity", value])
+    assert exit_info.value.code == 2
+    assert "fidelity must be a number between 0 (more restoration) and 1 (closer to the original)" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_batch_report_records_quality_and_fidelity(tmp_path, blake_photo_path, fidelity_weights, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(blake_photo_path, folder / "a.jpg")
+    assert main(["batch", str(folder), str(tmp_path / "out"), "--no-progress", "--weights", str(fidelity_weights),
+                 "--quality", "0.7", "--fidelity", "0.25"]) == EXIT_OK
+    report = json.loads((tmp_path / "out" / REPORT_NAME).read_text())
+    assert (report["quality"], report["fidelity"]) == (0.7, 0.25)
+    assert "quality 0.70, fidelity 0.25" in capsys.readouterr().err
+
+    old_style = _weights_file(tmp_path / "old.pt", fidelity_scales=())
+    assert main(["batch", str(folder), str(tmp_path / "out2"), "--no-progress", "--weights", str(old_style),
+                 "--fidelity", "0.25"]) == EXIT_OK
+    assert json.loads((tmp_path / "out2" / REPORT_NAME).read_text())["fidelity"] is None
+    assert "no fidelity path" in capsys.readouterr().err
+
+
 def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_folder, capsys):
     originals = _snapshot(photo_folder)
     out = tmp_path / "export"
@@ -77,6 +141,7 @@ def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_fol
     assert _snapshot(photo_folder) == originals
 
     report = json.loads((out / REPORT_NAME).read_text())
+    assert report["quality"] == 0.9 and "fidelity" in report
     status = {item["source"].split("/photos/")[1]: item["status"] for item in report["items"]}
     assert status == {"blake.jpg": "restored", "nested/group.png": "restored",
                       "wall.png": "no_faces", "broken.jpg": "failed"}

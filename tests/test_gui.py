@@ -50,6 +50,47 @@ def test_slider_triggers_a_new_restoration_off_the_gui_thread(qtbot, window, bla
     assert "0.40" in window.slider_label.text()
 
 
+def test_fidelity_slider_is_labelled_and_starts_at_the_models_default(qtbot, window):
+    qtbot.waitUntil(lambda: window.model_ready is not None, timeout=WAIT_MS)  # loaded before any photo
+    assert window.fidelity_left.text() == "More restoration" and window.fidelity_right.text() == "Closer to original"
+    assert window.fidelity_slider.isEnabled() and window.fidelity_slider.toolTip()
+    assert window.fidelity_slider.value() == round(window.model_ready.default_fidelity * 100)
+    assert window.fidelity == pytest.approx(window.model_ready.default_fidelity)
+    assert window.fidelity_label.text() == "0.50 (default)"  # untrained weights: no stored default
+
+
+def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot, window, blake_photo_path,
+                                                                         monkeypatch):
+    _open_and_wait(qtbot, window, blake_photo_path)
+    assert window.last_restored.fidelity == pytest.approx(0.5)
+    restorer = window.restorer.get()
+    restorations, encodes = [], []
+    real_restore, real_encode = restorer.restore_prepared, restorer.model.encode
+    monkeypatch.setattr(restorer, "restore_prepared",
+                        lambda *a, **k: restorations.append(a[1:]) or real_restore(*a, **k))
+    monkeypatch.setattr(restorer.model, "encode", lambda *a: encodes.append(a) or real_encode(*a))
+    for value in (10, 25, 40, 55, 70):  # a burst of moves
+        window.fidelity_slider.setValue(value)
+    assert window.fidelity_label.text() == "0.70"  # the label follows at once
+    qtbot.waitUntil(lambda: window.last_restored.fidelity == pytest.approx(0.70), timeout=WAIT_MS)
+    qtbot.wait(3 * 120)  # nothing else is on its way
+    assert restorations == [(window.quality, pytest.approx(0.70))] and encodes == []
+    assert "fidelity 0.70" in window.after_pane.caption.text()
+
+
+def test_fidelity_slider_is_disabled_for_a_model_without_fidelity_path(qtbot, restorer):
+    from app.model import IQPFRConfig, untrained_model
+    from app.pipeline import FaceRestorer
+
+    model, info = untrained_model(IQPFRConfig(fidelity_scales=()))
+    win = MainWindow(SharedRestorer(lambda: FaceRestorer(model, info, restorer.detector, "cpu")))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
+    assert not win.fidelity_slider.isEnabled() and not win.fidelity_right.isEnabled()
+    assert "no fidelity control" in win.fidelity_slider.toolTip()
+    win.close()
+
+
 def test_bad_file_shows_a_message_and_keeps_running(qtbot, window, tmp_path, blake_photo_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
@@ -97,6 +138,7 @@ def test_batch_dialog_exports_with_progress(qtbot, window, tmp_path, blake_photo
     shutil.copy(blake_photo_path, folder / "a.jpg")
     (folder / "b.jpg").write_bytes(b"corrupt")
     dialog = window.open_batch_dialog(str(folder))
+    assert dialog.fidelity == window.fidelity
     dialog.output_edit.setText(str(tmp_path / "out"))
     dialog.start()
     assert dialog.running

@@ -1,15 +1,41 @@
 import numpy as np
 import pytest
+import torch
 
+from app.errors import StudioError
 from app.photo_io import load_photo
 from conftest import WHOLE_PHOTOS, shared
+
+
+def fidelity_model(fidelity_scales=None):
+    """A random-weight model whose fidelity path does something: FidelityFusion's last convs start
+    at zero (fidelity has no effect), so they get small random weights here."""
+    from app.model import IQPFRConfig, untrained_model
+
+    cfg = IQPFRConfig() if fidelity_scales is None else IQPFRConfig(fidelity_scales=fidelity_scales)
+    model, info = untrained_model(cfg)
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for fusion in model.decoder.fusion.values():
+            for conv in (fusion.scale, fusion.shift):
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
+    return model, info
+
+
+@pytest.fixture(scope="module")
+def fidelity_restorer(restorer):
+    from app.pipeline import FaceRestorer
+
+    model, info = fidelity_model()
+    return FaceRestorer(model, info, restorer.detector, "cpu")
 
 
 def test_prepare_caches_features_and_restore_keeps_the_photo_intact(restorer, blake_photo_path):
     photo = load_photo(blake_photo_path)
     prepared = restorer.prepare(photo)
     assert prepared.face_count == 2
-    assert prepared.features.shape[0] == 2
+    assert len(prepared.encoded) == 2 and prepared.encoded.features.shape[0] == 2
+    assert prepared.encoded.skips  # the fidelity path's encoder features are cached too
 
     result = restorer.restore_prepared(prepared, 0.9)
     assert result.photo.pixels.shape == photo.pixels.shape and result.photo.pixels.dtype == np.uint8
@@ -35,6 +61,46 @@ def test_quality_changes_reuse_the_cached_encoding(restorer, blake_photo_path, m
     assert not np.array_equal(low.photo.pixels, high.photo.pixels)
     assert not (np.array_equal(low.common_indices, high.common_indices)
                 and np.array_equal(low.hq_indices, high.hq_indices))
+
+
+def test_fidelity_changes_the_output_without_re_encoding(fidelity_restorer, blake_photo_path, monkeypatch):
+    prepared = fidelity_restorer.prepare(load_photo(blake_photo_path))
+    calls = []
+    monkeypatch.setattr(fidelity_restorer.model, "encode", lambda *a: calls.append(a))
+    restored = fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=0.0)
+    original_like = fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=1.0)
+    assert calls == []
+    assert (restored.fidelity, original_like.fidelity) == (0.0, 1.0)
+    assert not np.array_equal(restored.restored_faces[0], original_like.restored_faces[0])
+    assert not np.array_equal(restored.photo.pixels, original_like.photo.pixels)
+
+
+def test_fidelity_defaults_to_the_models_stored_value(fidelity_restorer, blake_photo_path, monkeypatch):
+    prepared = fidelity_restorer.prepare(load_photo(blake_photo_path))
+    assert fidelity_restorer.restore_prepared(prepared, 0.9).fidelity == 0.5  # no metadata: 0.5
+    monkeypatch.setitem(fidelity_restorer.model_info.metadata, "default_fidelity", 0.3)
+    default = fidelity_restorer.restore_prepared(prepared, 0.9)
+    assert default.fidelity == 0.3
+    np.testing.assert_array_equal(default.photo.pixels,
+                                  fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=0.3).photo.pixels)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_fidelity_outside_0_to_1_is_refused(fidelity_restorer, blake_photo_path, bad):
+    prepared = fidelity_restorer.prepare(load_photo(blake_photo_path))
+    with pytest.raises(StudioError, match="between 0 .*and 1"):
+        fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=bad)
+
+
+def test_model_without_fidelity_path_ignores_the_fidelity(restorer, blake_photo_path):
+    from app.pipeline import FaceRestorer
+
+    model, info = fidelity_model(fidelity_scales=())
+    old_style = FaceRestorer(model, info, restorer.detector, "cpu")
+    assert not old_style.has_fidelity and fidelity_model()[0].has_fidelity
+    prepared = old_style.prepare(load_photo(blake_photo_path))
+    np.testing.assert_array_equal(old_style.restore_prepared(prepared, 0.9, fidelity=0.0).photo.pixels,
+                                  old_style.restore_prepared(prepared, 0.9, fidelity=1.0).photo.pixels)
 
 
 def test_photo_without_faces_is_returned_unchanged(restorer):

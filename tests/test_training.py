@@ -9,8 +9,9 @@ import torch
 from app.cli import main
 from app.model import load_checkpoint
 from app.training.config import load_config
-from app.training.data import is_held_out, list_faces, score_faces, split
-from app.training.degradation import DegradationConfig, degrade
+from app.training.data import (FaceDataset, ScoredFaces, ensemble_prior, is_held_out, list_faces, quantile_map,
+                                read_score_table, score_faces, split)
+from app.training.degradation import DegradationConfig, PhotometricConfig, degrade, faded_sepia, photometric, to_grey
 from conftest import SHARED_DATA, shared
 
 TINY_MODEL = """
@@ -25,6 +26,8 @@ transformer_layers = 1
 transformer_dim = 32
 transformer_heads = 4
 hq_score_threshold = 0.5
+fidelity_scales = [32]
+fsq_levels = [4, 3, 3]
 """
 
 
@@ -112,8 +115,14 @@ def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
     stage2, info2 = load_checkpoint(tmp_path / "transformer" / "weights.pt")
     stage1, _ = load_checkpoint(tmp_path / "codebook" / "weights.pt")
     assert info2.trained and info2.metadata["stage"] == "II"
-    assert torch.equal(stage2.decoder.blocks[0].weight, stage1.decoder.blocks[0].weight)
-    assert torch.equal(stage2.common_codebook.embedding.weight, stage1.common_codebook.embedding.weight)
+    log = [json.loads(line) for line in (tmp_path / "transformer" / "log.jsonl").read_text().splitlines()]
+    assert {"ce", "feature", "l1", "common_used"} <= set(log[-1])
+    for frozen in ("common_codebook", "hq_codebook"):   # the codes keep their Stage I meaning
+        for before, after in zip(getattr(stage1, frozen).state_dict().values(),
+                                 getattr(stage2, frozen).state_dict().values(), strict=True):
+            assert torch.equal(before, after)
+    assert not torch.equal(stage2.code_predictor.head[1].weight, stage1.code_predictor.head[1].weight)
+    assert not torch.equal(stage2.decoder.fusion["32"].scale.weight, stage1.decoder.fusion["32"].scale.weight)
     assert not torch.equal(stage2.encoder.blocks[0].weight, stage1.encoder.blocks[0].weight)
 
     init = f'init_weights = "{tmp_path / "transformer" / "weights.pt"}"'
@@ -138,3 +147,42 @@ def test_stage_mismatch_is_refused(tmp_path, capsys):
     cfg = _config(tmp_path, "codebook", extra=TINY_MODEL)
     assert main(["train", "transformer", "--config", str(cfg)]) == 1
     assert "configures stage 'codebook'" in capsys.readouterr().err
+
+
+def test_score_table_prior_is_the_normalised_ensemble_mean(tmp_path):
+    table = tmp_path / "scores.csv"
+    table.write_text("file,a,b\nx.jpg,0.5,10\ny.jpg,1.0,30\nz.jpg,0.75,30\n")
+    scores = read_score_table(table)
+    assert scores == pytest.approx({"x.jpg": 0.0, "y.jpg": 1.0, "z.jpg": 0.75})
+
+
+def test_faces_without_a_table_score_get_quantile_mapped_piqe(tmp_path):
+    root = tmp_path / "ffhq"
+    root.mkdir()
+    names = [f"{i:05d}.jpg" for i in range(20)]
+    ensemble = np.linspace(0.2, 0.9, 20)
+    (tmp_path / "scores.csv").write_text("file,s\n" + "".join(f"{n},{v}\n" for n, v in zip(names, ensemble)))
+    other = tmp_path / "other" / "face.png"
+    paths = [root / n for n in names] + [other]
+    piqe = np.concatenate([np.linspace(0.1, 0.5, 20), [0.5]]).astype(np.float32)  # best PIQE of all
+    prior = ensemble_prior(paths, piqe, tmp_path / "scores.csv", root)
+    np.testing.assert_allclose(prior[:20], np.clip((ensemble - 0.2) / 0.7, 0, 0.999), atol=1e-6)
+    assert prior[20] == pytest.approx(0.999)          # mapped onto the top of the ensemble scale
+    assert quantile_map(np.array([0.3]), np.linspace(0.1, 0.5, 5), np.linspace(0, 1, 5))[0] == pytest.approx(0.5)
+
+
+def test_grey_and_sepia_faces_keep_their_look_through_the_training_pair():
+    face = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    grey = to_grey(face)
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+    sepia = faded_sepia(face, np.random.default_rng(1)).astype(int)
+    assert (sepia[..., 0] >= sepia[..., 2]).all()          # warm tone
+    always_grey = PhotometricConfig(grey_probability=1.0)
+    dataset = FaceDataset(ScoredFaces([], np.zeros(0), np.zeros(0)), 64, DegradationConfig(), photometric=always_grey)
+    dataset.images, dataset.prior = [face], np.zeros(1, np.float32)
+    item = dataset[0]
+    for key in ("clean", "degraded"):          # the target is grey too: the model must not colourise
+        channels = item[key]
+        assert torch.allclose(channels[0], channels[1], atol=2 / 127.5) and torch.allclose(channels[1], channels[2],
+                                                                                             atol=2 / 127.5)
+    assert np.array_equal(photometric(face, np.random.default_rng(0), always_grey), grey)

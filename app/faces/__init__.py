@@ -1,7 +1,8 @@
 """Face detection, alignment and paste-back (no Qt)."""
 
-from app.faces.alignment import AlignedFace, align_face, face_template, paste_face
+from app.faces.alignment import AlignedFace, align_face, face_template
 from app.faces.detection import DETECTOR_NAMES, DetectedFace, FaceDetector, create_detector, detect_faces
+from app.faces.paste import face_mask, paste_face
 
 __all__ = ["DETECTOR_NAMES", "AlignedFace", "DetectedFace", "FaceDetector", "align_face", "create_detector",
-           "detect_faces", "face_template", "paste_face"]
+           "detect_faces", "face_mask", "face_template", "paste_face"]

@@ -30,12 +30,15 @@ def face_template(size: int) -> np.ndarray:
     return FFHQ_TEMPLATE_512 * (size / 512.0)
 
 
-def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFace:
+def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int,
+               border_mode: int = cv2.BORDER_CONSTANT) -> AlignedFace:
+    """Warp the face onto the template; where the crop reaches past the photo, `border_mode` fills it
+    (default: facexlib's grey; cv2.BORDER_REFLECT_101 mirrors the photo instead)."""
     affine = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), face_template(size), method=cv2.LMEDS)[0]
     if affine is None:
         raise ValueError("could not fit an alignment to these landmarks")
     crop = cv2.warpAffine(rgb, affine, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=_BORDER_VALUE)
+                          borderMode=border_mode, borderValue=_BORDER_VALUE)
     return AlignedFace(crop, affine, cv2.invertAffineTransform(affine))
 
 

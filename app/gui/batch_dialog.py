@@ -13,15 +13,19 @@ from app.batch import FAILED, BatchReport, run_batch
 from app.errors import StudioError
 from app.gui.worker import SharedRestorer
 
+FIDELITY_STEP = 0.05
+
 
 class BatchWorker(QObject):
     progress = Signal(int, int, str)
     finished = Signal(object)   # BatchReport, or None on error
     error = Signal(str)
 
-    def __init__(self, restorer: SharedRestorer, input_dir: Path, output_dir: Path, quality: float) -> None:
+    def __init__(self, restorer: SharedRestorer, input_dir: Path, output_dir: Path, quality: float,
+                 fidelity: float | None = None) -> None:
         super().__init__()
         self._restorer, self._input, self._output, self._quality = restorer, input_dir, output_dir, quality
+        self._fidelity = fidelity
         self.cancel_event = threading.Event()
 
     @Slot()
@@ -29,7 +33,7 @@ class BatchWorker(QObject):
         try:
             report = run_batch(self._restorer.get(), self._input, self._output, self._quality,
                                progress=lambda done, total, path: self.progress.emit(done, total, path.name),
-                               should_cancel=self.cancel_event.is_set)
+                               should_cancel=self.cancel_event.is_set, fidelity=self._fidelity)
             self.finished.emit(report)
         except (StudioError, OSError, RuntimeError, ValueError) as exc:
             self.error.emit(str(exc))
@@ -46,7 +50,8 @@ def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
 
 
 class BatchDialog(QDialog):
-    def __init__(self, restorer: SharedRestorer, quality: float, input_dir: str = "", parent=None) -> None:
+    def __init__(self, restorer: SharedRestorer, quality: float, input_dir: str = "", parent=None,
+                 fidelity: float | None = None, fidelity_enabled: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch export")
         self.resize(560, 380)
@@ -62,10 +67,20 @@ class BatchDialog(QDialog):
         self.quality_spin.setRange(0.0, 1.0)
         self.quality_spin.setSingleStep(0.05)
         self.quality_spin.setValue(quality)
+        # Fidelity 0..1; the step below 0 reads "model default" (the weights' stored value).
+        self.fidelity_spin = QDoubleSpinBox()
+        self.fidelity_spin.setRange(-FIDELITY_STEP, 1.0)
+        self.fidelity_spin.setSingleStep(FIDELITY_STEP)
+        self.fidelity_spin.setSpecialValueText("model default")
+        self.fidelity_spin.setValue(-FIDELITY_STEP if fidelity is None else fidelity)
+        self.fidelity_spin.setToolTip("0 = more restoration, 1 = closer to the original" if fidelity_enabled else
+                                      "This model has no fidelity control (older weights format).")
+        self.fidelity_spin.setEnabled(fidelity_enabled)
         form = QFormLayout()
         form.addRow("Photos folder", _folder_row(self, self.input_edit, "Folder with photos"))
         form.addRow("Export to", _folder_row(self, self.output_edit, "Export folder"))
         form.addRow("Target quality", self.quality_spin)
+        form.addRow("Fidelity", self.fidelity_spin)
 
         self.progress_bar = QProgressBar()
         self.log = QPlainTextEdit()
@@ -83,6 +98,11 @@ class BatchDialog(QDialog):
         layout.addWidget(self.buttons)
 
     @property
+    def fidelity(self) -> float | None:
+        """None = the model's stored default."""
+        return None if self.fidelity_spin.value() < 0 else self.fidelity_spin.value()
+
+    @property
     def running(self) -> bool:
         return self._thread is not None
 
@@ -94,11 +114,13 @@ class BatchDialog(QDialog):
         if not self.output_edit.text().strip():
             self.log.appendPlainText("Choose an export folder.")
             return
-        self.log.appendPlainText(f"Exporting {input_dir} → {output_dir} at quality {self.quality_spin.value():.2f}")
+        fidelity = "model default" if self.fidelity is None else f"{self.fidelity:.2f}"
+        self.log.appendPlainText(f"Exporting {input_dir} → {output_dir} at quality {self.quality_spin.value():.2f}"
+                                 + (f", fidelity {fidelity}" if self.fidelity_spin.isEnabled() else ""))
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
         self._thread = QThread(self)
-        self._worker = BatchWorker(self._restorer, input_dir, output_dir, self.quality_spin.value())
+        self._worker = BatchWorker(self._restorer, input_dir, output_dir, self.quality_spin.value(), self.fidelity)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)

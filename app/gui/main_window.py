@@ -1,4 +1,4 @@
-"""Main window: photo list, before/after panes with quality scores, the quality slider."""
+"""Main window: photo list, before/after panes with quality scores, the quality and fidelity sliders."""
 
 from __future__ import annotations
 
@@ -11,21 +11,27 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
 
 from app import APP_NAME
 from app.errors import StudioError
-from app.model import ModelInfo
 from app.gui.batch_dialog import BatchDialog
 from app.gui.image_pane import ImagePane
-from app.gui.worker import PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
+from app.gui.worker import ModelReady, PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
 from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image, save_photo
+from app.model.checkpoint import DEFAULT_FIDELITY
 from app.pipeline import DEFAULT_QUALITY
 
 SLIDER_STEPS = 100
 SLIDER_DEBOUNCE_MS = 120
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES)) + ")"
+FIDELITY_TOOLTIP = ("How closely the result keeps the photo's own face: towards \"More restoration\" the "
+                    "model redraws it from what it learned (0), towards \"Closer to original\" it keeps the "
+                    "photo's structure and identity (1).")
+NO_FIDELITY_TOOLTIP = ("This model's weights have no fidelity control (an older weights format), "
+                       "so the fidelity has no effect.")
 
 
 class MainWindow(QMainWindow):
-    open_requested = Signal(int, str, float)
-    quality_requested = Signal(int, float)
+    open_requested = Signal(int, str, float, object)      # request id, path, quality, fidelity (None: default)
+    settings_requested = Signal(int, float, object)       # request id, quality, fidelity (None: default)
+    load_model_requested = Signal()
 
     def __init__(self, restorer: SharedRestorer) -> None:
         super().__init__()
@@ -37,10 +43,12 @@ class MainWindow(QMainWindow):
         self._shown_photo_id = -1
         self.last_prepared: PhotoPrepared | None = None
         self.last_restored: PhotoRestored | None = None
+        self.model_ready: ModelReady | None = None
 
         self._build_widgets()
         self._build_actions()
         self._start_worker()
+        self.load_model_requested.emit()
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
@@ -57,8 +65,20 @@ class MainWindow(QMainWindow):
         self.slider.valueChanged.connect(self._on_slider_moved)
         self.slider_label = QLabel()
         self._update_slider_label()
+
+        self.fidelity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.fidelity_slider.setRange(0, SLIDER_STEPS)
+        self.fidelity_slider.setValue(round(DEFAULT_FIDELITY * SLIDER_STEPS))
+        self.fidelity_slider.setToolTip("Loading the model…")
+        self.fidelity_slider.valueChanged.connect(self._on_fidelity_moved)
+        self.fidelity_label = QLabel()
+        self.fidelity_left = QLabel("More restoration")
+        self.fidelity_right = QLabel("Closer to original")
+        self._update_fidelity_label()
+
+        # one timer for both sliders: a burst of moves of either gives one restoration
         self._debounce = QTimer(self, singleShot=True, interval=SLIDER_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._request_quality)
+        self._debounce.timeout.connect(self._request_restoration)
 
         self.banner = QLabel()
         self.banner.setWordWrap(True)
@@ -73,6 +93,12 @@ class MainWindow(QMainWindow):
         slider_row.addWidget(QLabel("Quality"))
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.slider_label)
+        slider_row.addSpacing(24)
+        self.fidelity_title = QLabel("Fidelity")
+        for widget, stretch in ((self.fidelity_title, 0), (self.fidelity_left, 0), (self.fidelity_slider, 1),
+                                (self.fidelity_right, 0), (self.fidelity_label, 0)):
+            slider_row.addWidget(widget, stretch)
+            widget.setEnabled(False)  # until the model says whether it has a fidelity path
         right = QVBoxLayout()
         right.addWidget(self.banner)
         right.addWidget(panes, 1)
@@ -106,7 +132,8 @@ class MainWindow(QMainWindow):
         self.worker = RestoreWorker(self.restorer)
         self.worker.moveToThread(self.worker_thread)
         self.open_requested.connect(self.worker.open_photo)
-        self.quality_requested.connect(self.worker.change_quality)
+        self.settings_requested.connect(self.worker.change_settings)
+        self.load_model_requested.connect(self.worker.load_model)
         self.worker.prepared.connect(self._on_prepared)
         self.worker.restored.connect(self._on_restored)
         self.worker.failed.connect(self._on_failed)
@@ -118,6 +145,11 @@ class MainWindow(QMainWindow):
     @property
     def quality(self) -> float:
         return self.slider.value() / SLIDER_STEPS
+
+    @property
+    def fidelity(self) -> float | None:
+        """The fidelity slider's value; None (= the model's default) until the model is known."""
+        return self.fidelity_slider.value() / SLIDER_STEPS if self.model_ready is not None else None
 
     def _next_request(self) -> int:
         self._request_id += 1
@@ -154,7 +186,8 @@ class MainWindow(QMainWindow):
         self.before_pane.set_caption("detecting faces…")
         self.after_pane.set_caption("")
         self._shown_photo_id = self._next_request()
-        self.open_requested.emit(self._shown_photo_id, current.data(Qt.ItemDataRole.UserRole), self.quality)
+        self.open_requested.emit(self._shown_photo_id, current.data(Qt.ItemDataRole.UserRole), self.quality,
+                                 self.fidelity)
 
     def _on_slider_moved(self, _value: int) -> None:
         self._update_slider_label()
@@ -163,12 +196,36 @@ class MainWindow(QMainWindow):
     def _update_slider_label(self) -> None:
         self.slider_label.setText(f"{self.quality:.2f} (bin {min(int(self.quality * 10), 9)})")
 
-    def _request_quality(self) -> None:
+    def _on_fidelity_moved(self, _value: int) -> None:
+        self._update_fidelity_label()
+        self._debounce.start()
+
+    def _update_fidelity_label(self) -> None:
+        value = self.fidelity_slider.value() / SLIDER_STEPS
+        ready = self.model_ready
+        if ready is not None and not ready.has_fidelity:
+            self.fidelity_label.setText("n/a")
+            return
+        is_default = ready is not None and round(ready.default_fidelity * SLIDER_STEPS) == self.fidelity_slider.value()
+        self.fidelity_label.setText(f"{value:.2f}" + (" (default)" if is_default else ""))
+
+    def _request_restoration(self) -> None:
         if self.last_prepared is not None:
-            self.quality_requested.emit(self._next_request(), self.quality)
+            self.settings_requested.emit(self._next_request(), self.quality, self.fidelity)
 
     # ------------------------------------------------------------------ worker results
-    def _on_model_ready(self, info: ModelInfo, device: str) -> None:
+    def _on_model_ready(self, ready: ModelReady) -> None:
+        self.model_ready = ready
+        info, device = ready.info, ready.device
+        self.fidelity_slider.blockSignals(True)  # setting the initial value is not a user's move
+        self.fidelity_slider.setValue(round(ready.default_fidelity * SLIDER_STEPS))
+        self.fidelity_slider.blockSignals(False)
+        tooltip = FIDELITY_TOOLTIP if ready.has_fidelity else NO_FIDELITY_TOOLTIP
+        for widget in (self.fidelity_title, self.fidelity_left, self.fidelity_slider, self.fidelity_right,
+                       self.fidelity_label):
+            widget.setEnabled(ready.has_fidelity)
+            widget.setToolTip(tooltip)
+        self._update_fidelity_label()
         caveat = "" if info.trained and not info.note else " · ⚠ not a real restoration yet (hover for details)"
         self.model_label.setText(f"{info.name()} · {device}{caveat}")
         if caveat:
@@ -197,7 +254,10 @@ class MainWindow(QMainWindow):
         self.last_restored = result
         self.after_pane.set_image(result.rgb)
         score = result.after_score.label() if result.after_score else "no faces restored"
-        self.after_pane.set_caption(f"quality {result.quality:.2f} · faces: {score} · {result.seconds:.2f} s")
+        fidelity = (f" · fidelity {result.fidelity:.2f}"
+                    if self.model_ready is not None and self.model_ready.has_fidelity else "")
+        self.after_pane.set_caption(f"quality {result.quality:.2f}{fidelity} · faces: {score} · "
+                                    f"{result.seconds:.2f} s")
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id >= self._shown_photo_id:
@@ -236,7 +296,9 @@ class MainWindow(QMainWindow):
         return saved
 
     def open_batch_dialog(self, input_dir: str = "") -> BatchDialog:
-        dialog = BatchDialog(self.restorer, self.quality, input_dir or "", self)
+        has_fidelity = self.model_ready is None or self.model_ready.has_fidelity
+        dialog = BatchDialog(self.restorer, self.quality, input_dir or "", self, fidelity=self.fidelity,
+                             fidelity_enabled=has_fidelity)
         dialog.show()
         return dialog
 

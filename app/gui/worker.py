@@ -1,7 +1,8 @@
 """Restoration off the GUI thread: a QObject living in a QThread.
 
-Requests carry increasing ids; a quality request older than the newest one is dropped
-before any work, so dragging the slider never queues up stale restorations.
+Requests carry increasing ids; a quality/fidelity request older than the newest one is dropped
+before any work, so dragging a slider never queues up stale restorations. Slider changes reuse the
+photo's cached encoding (no re-encode).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.errors import StudioError
+from app.model import ModelInfo
 from app.photo_io import Photo, load_photo
 from app.pipeline import FaceRestorer, PreparedPhoto
 from app.quality import QualityScore, QualityScorer
@@ -35,6 +37,7 @@ class PhotoPrepared:
 class PhotoRestored:
     request_id: int
     quality: float
+    fidelity: float
     rgb: np.ndarray
     photo: Photo
     after_score: QualityScore | None
@@ -65,8 +68,16 @@ def mean_score(scorer: QualityScorer, images: list[np.ndarray]) -> QualityScore 
                         float(np.mean([s.normalized for s in scores])))
 
 
+@dataclass
+class ModelReady:
+    info: ModelInfo
+    device: str                 # description of the device
+    has_fidelity: bool          # False: weights without a fidelity path, the fidelity is ignored
+    default_fidelity: float     # stored with the weights (chosen by measurement), else 0.5
+
+
 class RestoreWorker(QObject):
-    model_ready = Signal(object, str)       # ModelInfo, device description
+    model_ready = Signal(object)            # ModelReady
     prepared = Signal(object)               # PhotoPrepared
     restored = Signal(object)               # PhotoRestored
     failed = Signal(int, str)               # request id, message
@@ -79,20 +90,35 @@ class RestoreWorker(QObject):
         self._scorer: QualityScorer | None = None
         self._current: PreparedPhoto | None = None
         self._current_id = -1
+        self._announced = False
         self.latest_request = 0   # written by the GUI thread before each request is queued
 
-    def _setup(self) -> tuple[FaceRestorer, QualityScorer]:
+    def _model(self) -> FaceRestorer:
         from app.device import describe_device
 
-        first_time = self._scorer is None
         restorer = self._restorer.get()
-        if first_time:
+        if not self._announced:
+            self._announced = True
+            self.model_ready.emit(ModelReady(restorer.model_info, describe_device(restorer.device),
+                                             restorer.has_fidelity, restorer.default_fidelity))
+        return restorer
+
+    def _setup(self) -> tuple[FaceRestorer, QualityScorer]:
+        restorer = self._model()
+        if self._scorer is None:
             self._scorer = QualityScorer(self._metric, restorer.device)
-            self.model_ready.emit(restorer.model_info, describe_device(restorer.device))
         return restorer, self._scorer
 
-    @Slot(int, str, float)
-    def open_photo(self, request_id: int, path: str, quality: float) -> None:
+    @Slot()
+    def load_model(self) -> None:
+        """Load the model ahead of the first photo, so the window can show it and set up its controls."""
+        try:
+            self._model()
+        except (StudioError, OSError, ValueError, RuntimeError) as exc:
+            self.failed.emit(0, str(exc))
+
+    @Slot(int, str, float, object)
+    def open_photo(self, request_id: int, path: str, quality: float, fidelity: float | None = None) -> None:
         self.busy.emit(True)
         try:
             restorer, scorer = self._setup()
@@ -104,29 +130,30 @@ class RestoreWorker(QObject):
             self.prepared.emit(PhotoPrepared(request_id, Path(path), photo.rgb8(),
                                              [face.detection.box for face in prepared.faces], before,
                                              list(photo.notes)))
-            self._restore(request_id, quality)
+            self._restore(request_id, quality, fidelity)
         except (StudioError, OSError, ValueError, RuntimeError) as exc:
             self._current = None
             self.failed.emit(request_id, str(exc))
         finally:
             self.busy.emit(False)
 
-    @Slot(int, float)
-    def change_quality(self, request_id: int, quality: float) -> None:
+    @Slot(int, float, object)
+    def change_settings(self, request_id: int, quality: float, fidelity: float | None = None) -> None:
+        """New quality and/or fidelity for the open photo: Transformer + decoder only."""
         if request_id < self.latest_request or self._current is None:
             return  # superseded by a newer request, or nothing open
         self.busy.emit(True)
         try:
-            self._restore(request_id, quality)
+            self._restore(request_id, quality, fidelity)
         except (StudioError, RuntimeError, ValueError) as exc:
             self.failed.emit(request_id, str(exc))
         finally:
             self.busy.emit(False)
 
-    def _restore(self, request_id: int, quality: float) -> None:
+    def _restore(self, request_id: int, quality: float, fidelity: float | None) -> None:
         restorer, scorer = self._setup()
         started = time.perf_counter()
-        result = restorer.restore_prepared(self._current, quality)
+        result = restorer.restore_prepared(self._current, quality, fidelity)
         after = mean_score(scorer, result.restored_faces) if result.restored_faces else None
-        self.restored.emit(PhotoRestored(request_id, quality, result.photo.rgb8(), result.photo, after,
-                                         len(result.restored_faces), time.perf_counter() - started))
+        self.restored.emit(PhotoRestored(request_id, quality, result.fidelity, result.photo.rgb8(), result.photo,
+                                         after, len(result.restored_faces), time.perf_counter() - started))

@@ -1,4 +1,5 @@
-"""VQGAN-style encoder and decoder (CodeFormer layout, configurable depth/width)."""
+"""VQGAN-style encoder and decoder (CodeFormer layout, configurable depth/width), with
+CodeFormer's controllable feature transformation: the decoder can take in encoder features."""
 
 from __future__ import annotations
 
@@ -27,35 +28,75 @@ def _add_levels(blocks: list[nn.Module], cfg: IQPFRConfig, channels: list[int], 
 
 
 class Encoder(nn.Module):
-    """Image in [-1, 1] → feature map (B, embed_dim, grid, grid)."""
+    """Image in [-1, 1] → (token features (B, embed_dim, grid, grid), {resolution: level features}).
+
+    The level features are taken at the end of each level above the token grid, before it is
+    downsampled; the decoder's fidelity fusion reads them.
+    """
 
     def __init__(self, cfg: IQPFRConfig) -> None:
         super().__init__()
         channels = [cfg.base_channels * m for m in cfg.channel_multipliers]
-        resolution = cfg.image_size
         blocks: list[nn.Module] = [nn.Conv2d(3, channels[0], 3, padding=1)]
-        current = _add_levels(blocks, cfg, channels, resolution, Downsample, 0.5)
+        current = _add_levels(blocks, cfg, channels, cfg.image_size, Downsample, 0.5)
         blocks += [ResBlock(current, current), SelfAttention2d(current), ResBlock(current, current),
                    group_norm(current), nn.SiLU(), nn.Conv2d(current, cfg.embed_dim, 1)]
         self.blocks = nn.Sequential(*blocks)
+        self.image_size = cfg.image_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        skips: dict[int, torch.Tensor] = {}
+        for block in self.blocks:
+            if isinstance(block, Downsample):
+                skips[x.shape[-1]] = x
+            x = block(x)
+        return x, skips
+
+
+class FidelityFusion(nn.Module):
+    """CodeFormer's controllable feature transformation at one decoder scale:
+    out = dec + w·(dec·scale + shift), with scale and shift from a ResBlock over concat(enc, dec).
+    The last convs start at zero, so an untrained fusion leaves the decoder unchanged."""
+
+    def __init__(self, encoder_channels: int, decoder_channels: int) -> None:
+        super().__init__()
+        self.merge = ResBlock(encoder_channels + decoder_channels, decoder_channels)
+        self.scale = nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1)
+        self.shift = nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1)
+        for conv in (self.scale, self.shift):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, decoded: torch.Tensor, encoded: torch.Tensor, weight: float | torch.Tensor) -> torch.Tensor:
+        h = self.merge(torch.cat([encoded, decoded], 1))
+        return decoded + weight * (decoded * self.scale(h) + self.shift(h))
 
 
 class Decoder(nn.Module):
-    """Quantised feature map → image in [-1, 1] (not clamped)."""
+    """Quantised feature map (+ encoder level features and a fidelity weight) → image in [-1, 1]
+    (not clamped). Fusion happens at the end of each level listed in `cfg.fidelity_scales`."""
 
     def __init__(self, cfg: IQPFRConfig) -> None:
         super().__init__()
         channels = [cfg.base_channels * m for m in cfg.channel_multipliers][::-1]
-        resolution = cfg.token_grid
         current = channels[0]
         blocks: list[nn.Module] = [nn.Conv2d(cfg.embed_dim, current, 3, padding=1),
                                    ResBlock(current, current), SelfAttention2d(current), ResBlock(current, current)]
-        current = _add_levels(blocks, cfg, channels, resolution, Upsample, 2.0)
+        current = _add_levels(blocks, cfg, channels, cfg.token_grid, Upsample, 2.0)
+        self.head_start = len(blocks)
         blocks += [group_norm(current), nn.SiLU(), nn.Conv2d(current, 3, 3, padding=1)]
         self.blocks = nn.Sequential(*blocks)
+        self.fusion = nn.ModuleDict({str(r): FidelityFusion(cfg.level_channels(r), cfg.level_channels(r))
+                                     for r in cfg.fidelity_scales})
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.blocks(z)
+    def forward(self, z: torch.Tensor, skips: dict[int, torch.Tensor] | None = None,
+                fidelity: float | torch.Tensor = 0.0) -> torch.Tensor:
+        use_fusion = skips is not None and len(self.fusion) > 0 and (
+            torch.is_tensor(fidelity) or fidelity > 0)
+        for index, block in enumerate(self.blocks):
+            if use_fusion and (isinstance(block, Upsample) or index == self.head_start):
+                key = str(z.shape[-1])
+                if key in self.fusion:
+                    z = self.fusion[key](z, skips[z.shape[-1]], fidelity)
+            z = block(z)
+        return z

@@ -15,7 +15,10 @@ from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
 
 FORMAT_NAME = "iqpfr-studio-weights"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 files predate these settings; they were built with a VQ codebook and no fidelity path.
+FORMAT_1_DEFAULTS = {"quantizer": "vq", "fidelity_scales": ()}
+DEFAULT_FIDELITY = 0.5          # used when a weights file does not say which fidelity it was measured best at
 
 
 @dataclass
@@ -35,6 +38,11 @@ class ModelInfo:
         if not self.trained:
             return f"{self.name()}: output is not a real restoration"
         return f"{self.name()}: {self.note}" if self.note else self.name()
+
+    @property
+    def default_fidelity(self) -> float:
+        """The fidelity weight chosen by measurement for these weights (metadata), else 0.5."""
+        return float(self.metadata.get("default_fidelity", DEFAULT_FIDELITY))
 
     @property
     def note(self) -> str:
@@ -74,7 +82,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(f"'{path.name}' uses weights format {version}; this app reads up to "
                               f"{FORMAT_VERSION}. Update IQPFR Studio.")
     try:
-        cfg = IQPFRConfig.from_dict(payload["config"])
+        config = dict(payload["config"])
+        if version == 1:
+            config = {**FORMAT_1_DEFAULTS, **config}
+        cfg = IQPFRConfig.from_dict(config)
         model = IQPFR(cfg)
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

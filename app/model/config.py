@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+QUANTIZERS = ("fsq", "vq")
+
 
 @dataclass(frozen=True)
 class IQPFRConfig:
@@ -11,7 +13,13 @@ class IQPFRConfig:
 
     The paper's model is 512 px with a /32 VQGAN and a 9-layer, 512-wide Transformer.
     This default is scaled down for CPU use: 128 px faces, /8 encoder (16×16 = 256 tokens
-    as in the paper), two 512-entry codebooks and a 4-layer Transformer.
+    as in the paper), two codebooks and a 4-layer Transformer.
+
+    Codebooks: ``quantizer="fsq"`` (default) uses finite scalar quantisation with ``fsq_levels``
+    per dimension (the implicit codebook is their product: 8·5·5·5 = 1000 entries each), which
+    cannot collapse; ``"vq"`` is the nearest-neighbour codebook of weights format 1.
+    ``fidelity_scales``: decoder resolutions that receive encoder features through
+    CodeFormer's controllable feature transformation (empty = codes only, as in format 1).
     """
 
     image_size: int = 128
@@ -20,8 +28,10 @@ class IQPFRConfig:
     res_blocks_per_level: int = 1
     attention_resolutions: tuple[int, ...] = (16,)
     embed_dim: int = 128
-    common_codebook_size: int = 512
-    hq_codebook_size: int = 512
+    quantizer: str = "fsq"
+    fsq_levels: tuple[int, ...] = (8, 5, 5, 5)
+    common_codebook_size: int = 512   # "vq" only; FSQ's size is prod(fsq_levels)
+    hq_codebook_size: int = 512       # "vq" only
     commitment_beta: float = 0.25
     hq_weight: float = 0.8            # λ in decoder input common + λ·HQ+
     hq_score_threshold: float = 0.7   # Stage I: HQ+ branch only for faces scoring above τ
@@ -31,6 +41,7 @@ class IQPFRConfig:
     transformer_heads: int = 8
     transformer_mlp_ratio: int = 2
     dropout: float = 0.0
+    fidelity_scales: tuple[int, ...] = (32, 64, 128)
 
     def __post_init__(self) -> None:
         downsample = 2 ** (len(self.channel_multipliers) - 1)
@@ -41,6 +52,11 @@ class IQPFRConfig:
         for mult in self.channel_multipliers:
             if (self.base_channels * mult) % 32 and (self.base_channels * mult) % 8:
                 raise ValueError("channel counts must be divisible by 8 for GroupNorm")
+        if self.quantizer not in QUANTIZERS:
+            raise ValueError(f"quantizer must be one of {QUANTIZERS}, not {self.quantizer!r}")
+        valid_scales = set(self.skip_resolutions)
+        if not set(self.fidelity_scales) <= valid_scales:
+            raise ValueError(f"fidelity_scales must be among {sorted(valid_scales)}")
 
     @property
     def token_grid(self) -> int:
@@ -50,6 +66,15 @@ class IQPFRConfig:
     @property
     def num_tokens(self) -> int:
         return self.token_grid ** 2
+
+    @property
+    def skip_resolutions(self) -> tuple[int, ...]:
+        """Resolutions of the encoder levels above the token grid (where fusion can happen)."""
+        return tuple(self.image_size // 2 ** i for i in range(len(self.channel_multipliers) - 1))
+
+    def level_channels(self, resolution: int) -> int:
+        level = (self.image_size // resolution).bit_length() - 1
+        return self.base_channels * self.channel_multipliers[level]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,4 +1,5 @@
-"""The IQPFR network: encoder, common + HQ+ codebooks, quality-conditioned Transformer, decoder."""
+"""The IQPFR network: encoder, common + HQ+ codebooks, quality-conditioned Transformer, decoder
+with a controllable fidelity path from the encoder (CodeFormer's CFT)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,28 @@ import torch
 from torch import nn
 
 from app.model.autoencoder import Decoder, Encoder
-from app.model.codebook import VectorQuantizer
+from app.model.codebook import make_codebook
+from app.model.colour import keep_input_tone
 from app.model.config import IQPFRConfig
 from app.model.transformer import CodePrediction, QualityConditionedCodePredictor
+
+
+@dataclass
+class EncodedFaces:
+    """What the encoder gives for a batch of aligned faces; cached so slider moves skip the encoder."""
+
+    features: torch.Tensor               # (B, embed_dim, grid, grid) tokens
+    skips: dict[int, torch.Tensor]       # {resolution: (B, C, r, r)} level features for the fidelity path
+    images: torch.Tensor | None = None   # the inputs, (B, 3, S, S) in [-1, 1], for keeping their colour
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def select(self, index: int | slice) -> "EncodedFaces":
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        images = self.images[index] if self.images is not None else None
+        return EncodedFaces(self.features[index], {r: s[index] for r, s in self.skips.items()}, images)
 
 
 @dataclass
@@ -23,24 +43,33 @@ class Restoration:
 class IQPFR(nn.Module):
     def __init__(self, cfg: IQPFRConfig | None = None) -> None:
         super().__init__()
-        self.cfg = cfg or IQPFRConfig()
-        self.encoder = Encoder(self.cfg)
-        self.common_codebook = VectorQuantizer(self.cfg.common_codebook_size, self.cfg.embed_dim,
-                                               self.cfg.commitment_beta)
-        self.hq_codebook = VectorQuantizer(self.cfg.hq_codebook_size, self.cfg.embed_dim, self.cfg.commitment_beta)
-        self.code_predictor = QualityConditionedCodePredictor(self.cfg)
-        self.decoder = Decoder(self.cfg)
+        self.cfg = cfg = cfg or IQPFRConfig()
+        self.encoder = Encoder(cfg)
+        self.common_codebook = make_codebook(cfg.quantizer, cfg.embed_dim, cfg.common_codebook_size,
+                                             cfg.fsq_levels, cfg.commitment_beta)
+        self.hq_codebook = make_codebook(cfg.quantizer, cfg.embed_dim, cfg.hq_codebook_size,
+                                         cfg.fsq_levels, cfg.commitment_beta)
+        self.code_predictor = QualityConditionedCodePredictor(cfg, self.common_codebook.logit_count,
+                                                              self.hq_codebook.logit_count)
+        self.decoder = Decoder(cfg)
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
+    @property
+    def has_fidelity(self) -> bool:
+        return len(self.cfg.fidelity_scales) > 0
+
+    def encode(self, images: torch.Tensor) -> EncodedFaces:
         """Images in [-1, 1] → encoder features; cache these to re-run only the cheap part."""
-        return self.encoder(images)
+        features, skips = self.encoder(images)
+        return EncodedFaces(features, {r: s for r, s in skips.items() if r in self.cfg.fidelity_scales}, images)
 
     def nearest_codes(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Common and HQ+ indices of the codebook entries closest to each feature token."""
         return self.common_codebook.nearest_indices(features), self.hq_codebook.nearest_indices(features)
 
     def predict_codes(self, features: torch.Tensor, quality: torch.Tensor | float) -> CodePrediction:
-        return self.code_predictor(features, quality)
+        common, hq, conditioned = self.code_predictor(features, quality)
+        return CodePrediction(common, hq, conditioned, self.common_codebook.logits_to_indices(common),
+                              self.hq_codebook.logits_to_indices(hq))
 
     def fuse_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor,
                    hq_weight: float | None = None) -> torch.Tensor:
@@ -49,17 +78,31 @@ class IQPFR(nn.Module):
         grid = self.cfg.token_grid
         return self.common_codebook.lookup(common_indices, grid) + weight * self.hq_codebook.lookup(hq_indices, grid)
 
+    def decode(self, codes: torch.Tensor, encoded: EncodedFaces | None = None,
+               fidelity: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """Decoder over fused code features; with `encoded` and fidelity w > 0 the encoder's level
+        features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained)."""
+        return self.decoder(codes, encoded.skips if encoded is not None else None, fidelity)
+
     def decode_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor,
                      hq_weight: float | None = None) -> torch.Tensor:
-        return self.decoder(self.fuse_codes(common_indices, hq_indices, hq_weight))
+        return self.decode(self.fuse_codes(common_indices, hq_indices, hq_weight))
 
     @torch.no_grad()
-    def restore_from_features(self, features: torch.Tensor, quality: float,
-                              hq_weight: float | None = None) -> Restoration:
-        prediction = self.predict_codes(features, quality)
+    def restore_from_features(self, encoded: EncodedFaces, quality: float, fidelity: float = 0.0,
+                              hq_weight: float | None = None, keep_colour: bool = True) -> Restoration:
+        """Restore cached encoder output. `keep_colour`: the output's broad tone and colour are taken
+        from the input (`app.model.colour`), so restoration adds detail but cannot relight or recolour
+        a face, nor colourise a grey one."""
+        prediction = self.predict_codes(encoded.features, quality)
         common, hq = prediction.common_indices, prediction.hq_indices
-        return Restoration(self.decode_codes(common, hq, hq_weight), common, hq)
+        image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity)
+        if keep_colour and encoded.images is not None:
+            size = self.cfg.image_size
+            image = keep_input_tone(image.float(), encoded.images.float(), luma_sigma=size / 20, chroma_sigma=size / 40)
+        return Restoration(image, common, hq)
 
     @torch.no_grad()
-    def restore(self, images: torch.Tensor, quality: float, hq_weight: float | None = None) -> Restoration:
-        return self.restore_from_features(self.encode(images), quality, hq_weight)
+    def restore(self, images: torch.Tensor, quality: float, fidelity: float = 0.0,
+                hq_weight: float | None = None, keep_colour: bool = True) -> Restoration:
+        return self.restore_from_features(self.encode(images), quality, fidelity, hq_weight, keep_colour)

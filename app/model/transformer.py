@@ -41,23 +41,20 @@ class TransformerLayer(nn.Module):
 
 @dataclass
 class CodePrediction:
-    common_logits: torch.Tensor  # (B, N, common_codebook_size)
-    hq_logits: torch.Tensor      # (B, N, hq_codebook_size)
+    common_logits: torch.Tensor  # (B, N, logits of the common codebook's head)
+    hq_logits: torch.Tensor      # (B, N, logits of the HQ+ codebook's head)
     conditioned_features: torch.Tensor  # encoder features + quality embedding (B, C, H, W)
-
-    @property
-    def common_indices(self) -> torch.Tensor:
-        return self.common_logits.argmax(-1)
-
-    @property
-    def hq_indices(self) -> torch.Tensor:
-        return self.hq_logits.argmax(-1)
+    common_indices: torch.Tensor        # (B, N) predicted entries
+    hq_indices: torch.Tensor
 
 
 class QualityConditionedCodePredictor(nn.Module):
-    def __init__(self, cfg: IQPFRConfig) -> None:
+    """Outputs logits only; the codebooks turn them into indices (`IQPFR.predict_codes`)."""
+
+    def __init__(self, cfg: IQPFRConfig, common_logits: int, hq_logits: int) -> None:
         super().__init__()
         self.cfg = cfg
+        self.logit_split = (common_logits, hq_logits)
         self.quality_embedding = nn.Embedding(cfg.quality_bins, cfg.embed_dim * cfg.num_tokens)
         nn.init.normal_(self.quality_embedding.weight, std=0.02)
         self.feature_projection = nn.Linear(cfg.embed_dim, cfg.transformer_dim)
@@ -68,8 +65,7 @@ class QualityConditionedCodePredictor(nn.Module):
             TransformerLayer(cfg.transformer_dim, cfg.transformer_heads, mlp_dim, cfg.dropout)
             for _ in range(cfg.transformer_layers))
         self.head = nn.Sequential(nn.LayerNorm(cfg.transformer_dim),
-                                  nn.Linear(cfg.transformer_dim,
-                                            cfg.common_codebook_size + cfg.hq_codebook_size, bias=False))
+                                  nn.Linear(cfg.transformer_dim, common_logits + hq_logits, bias=False))
 
     def condition(self, features: torch.Tensor, quality: torch.Tensor | float) -> torch.Tensor:
         """Add the learned quality-bin embedding to the encoder feature map."""
@@ -79,11 +75,12 @@ class QualityConditionedCodePredictor(nn.Module):
         embedding = self.quality_embedding(bins).reshape(features.shape)
         return features + embedding
 
-    def forward(self, features: torch.Tensor, quality: torch.Tensor | float) -> CodePrediction:
+    def forward(self, features: torch.Tensor,
+                quality: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ (common logits, HQ+ logits, conditioned features)."""
         conditioned = self.condition(features, quality)
         tokens = self.feature_projection(conditioned.flatten(2).transpose(1, 2))
         for layer in self.layers:
             tokens = layer(tokens, self.position_embedding)
-        logits = self.head(tokens)
-        common, hq = logits.split([self.cfg.common_codebook_size, self.cfg.hq_codebook_size], dim=-1)
-        return CodePrediction(common, hq, conditioned)
+        common, hq = self.head(tokens).split(self.logit_split, dim=-1)
+        return common, hq, conditioned

@@ -15,6 +15,8 @@ class TrainConfig:
     data_roots: list[str]
     held_out_fraction: float = 0.1
     score_metric: str = "piqe"
+    score_table: str | None = None           # face-IQA table (ensemble prior) for faces under score_table_root
+    score_table_root: str | None = None
     cache_dir: str = "runs/cache"
     run_dir: str = "runs/stage"
     init_weights: str | None = None          # weights file from the previous stage
@@ -22,6 +24,8 @@ class TrainConfig:
     iterations: int = 1000
     batch_size: int = 8
     learning_rate: float = 1e-4
+    precision: str = "fp32"                  # "bf16": autocast (CPU with AVX-512 bf16, or CUDA)
+    num_workers: int = 0                     # data-loading processes (keep loading off the training thread)
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 200

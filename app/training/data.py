@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from app.photo_io import is_supported_image, load_photo
-from app.training.degradation import DegradationConfig, degrade
+from app.training.degradation import MILD_DEGRADATION, DegradationConfig, PhotometricConfig, degrade, photometric
 
 SCORE_CACHE_NAME = "face_scores.json"
 
@@ -63,7 +63,50 @@ class ScoredFaces:
     prior: np.ndarray        # min-max over the training set → [0, 1): the IQPFR quality prior
 
 
-def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "piqe") -> ScoredFaces:
+def read_score_table(table: Path) -> dict[str, float]:
+    """The face-IQA table (file, one column per model): each model min-max normalised over the table,
+    then averaged — the IQPFR authors' ensemble prior (method notes §2)."""
+    import csv
+
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{table} has no rows")
+    models = [name for name in rows[0] if name != "file"]
+    columns = {m: np.array([float(r[m]) for r in rows]) for m in models}
+    normalised = {m: (v - v.min()) / max(float(v.max() - v.min()), 1e-6) for m, v in columns.items()}
+    ensemble = np.mean([normalised[m] for m in models], axis=0)
+    return {row["file"]: float(score) for row, score in zip(rows, ensemble, strict=True)}
+
+
+def quantile_map(values: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Monotone map of `values` from the distribution of `source` onto that of `target`
+    (same quantile): puts PIQE scores of unscored faces on the ensemble's scale."""
+    quantiles = np.linspace(0.0, 1.0, 101)
+    return np.interp(values, np.quantile(source, quantiles), np.quantile(target, quantiles))
+
+
+def ensemble_prior(paths: list[Path], piqe: np.ndarray, table: Path, table_root: Path) -> np.ndarray:
+    """Prior per face: the ensemble score where the table has the face (matched by its path under
+    `table_root`), else the face's PIQE score quantile-mapped onto the ensemble scale, the map being
+    fitted on the faces that have both."""
+    scores = read_score_table(table)
+    root = table_root.resolve()
+    found = np.full(len(paths), np.nan, dtype=np.float32)
+    for i, path in enumerate(paths):
+        resolved = path.resolve()
+        if resolved.parent == root and resolved.name in scores:
+            found[i] = scores[resolved.name]
+    known = ~np.isnan(found)
+    if known.sum() < 10:
+        raise ValueError(f"fewer than 10 training faces under {table_root} are in {table}")
+    prior = found.copy()
+    prior[~known] = quantile_map(piqe[~known], piqe[known], found[known])
+    return np.clip(prior, 0.0, 0.999).astype(np.float32)
+
+
+def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "piqe",
+                table: Path | None = None, table_root: Path | None = None) -> ScoredFaces:
     """Score each clean face once with the project's IQA wrapper; cached by path, size and mtime."""
     from app.quality import QualityScorer
 
@@ -80,6 +123,8 @@ def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "pi
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps(cache))
     raw_array = np.array(raw, dtype=np.float32)
+    if table is not None and table_root is not None:
+        return ScoredFaces(paths, raw_array, ensemble_prior(paths, raw_array, table, table_root))
     low, high = float(raw_array.min()), float(raw_array.max())
     prior = np.clip((raw_array - low) / max(high - low, 1e-6), 0.0, 0.999).astype(np.float32)
     return ScoredFaces(paths, raw_array, prior)
@@ -98,8 +143,11 @@ class FaceDataset(Dataset):
     """
 
     def __init__(self, faces: ScoredFaces, size: int, degradation: DegradationConfig | None = None,
-                 seed: int = 0, flip: bool = True) -> None:
+                 seed: int = 0, flip: bool = True, photometric: PhotometricConfig | None = None,
+                 mild_fraction: float = 0.0) -> None:
         self.images = [load_face(p, size) for p in faces.paths]
+        self.photometric = photometric
+        self.mild_fraction = mild_fraction
         self.prior = faces.prior
         self.degradation = degradation
         self.seed = seed
@@ -111,12 +159,17 @@ class FaceDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         self.draw += 1
-        rng = np.random.default_rng([self.seed, index, self.draw])
+        worker = torch.utils.data.get_worker_info()
+        stream = worker.seed % 2**32 if worker is not None else 0   # loader workers draw distinct streams
+        rng = np.random.default_rng([self.seed, index, self.draw, stream])
         face = self.images[index]
         flipped = bool(self.flip and rng.random() < 0.5)
         face = np.ascontiguousarray(face[:, ::-1] if flipped else face)
+        if self.photometric is not None:
+            face = photometric(face, rng, self.photometric)
         item = {"clean": to_tensor(face), "prior": torch.tensor(self.prior[index]), "index": index,
                 "flipped": flipped}
         if self.degradation is not None:
-            item["degraded"] = to_tensor(degrade(face, rng, self.degradation))
+            config = MILD_DEGRADATION if rng.random() < self.mild_fraction else self.degradation
+            item["degraded"] = to_tensor(degrade(face, rng, config))
         return item

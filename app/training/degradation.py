@@ -62,3 +62,61 @@ def degrade(face: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig =
     image = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+# Milder degradation for part of the training pairs, so lightly damaged photos are not over-smoothed
+# (CodeFormer's Stage III also mixes small and large degradations).
+MILD_DEGRADATION = DegradationConfig(blur_sigma=(0.2, 6.0), downsample=(1.0, 12.0), noise_sigma=(0.0, 10.0),
+                                     jpeg_quality=(50, 95))
+
+
+@dataclass(frozen=True)
+class PhotometricConfig:
+    """Old-photo and colour variations applied to the clean face BEFORE degradation, so the target
+    carries them too: the model learns to keep the input's colours (grey stays grey) rather than
+    to invent colour."""
+
+    grey_probability: float = 0.12
+    sepia_probability: float = 0.06
+    jitter_probability: float = 0.3
+    brightness: float = 0.12          # ± fraction of full scale
+    contrast: float = 0.15            # ± relative
+    saturation: float = 0.25          # ± relative
+    hue_degrees: float = 6.0          # ± rotation in degrees
+
+
+def to_grey(face: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def faded_sepia(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A faded, warm-toned old print: grey tones mapped to a sepia tint, lifted blacks, lower contrast."""
+    grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    fade = rng.uniform(0.05, 0.25)
+    grey = fade + (1.0 - 1.6 * fade) * grey
+    tint = np.array([1.0, 0.86, 0.68], np.float32) * rng.uniform(0.9, 1.05)
+    return np.clip(grey[..., None] * tint * 255.0, 0, 255).round().astype(np.uint8)
+
+
+def colour_jitter(face: np.ndarray, rng: np.random.Generator, cfg: PhotometricConfig) -> np.ndarray:
+    image = face.astype(np.float32) / 255.0
+    image = image + rng.uniform(-cfg.brightness, cfg.brightness)
+    mean = image.mean()
+    image = (image - mean) * (1.0 + rng.uniform(-cfg.contrast, cfg.contrast)) + mean
+    hsv = cv2.cvtColor(np.clip(image, 0, 1), cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-cfg.hue_degrees, cfg.hue_degrees)) % 360.0
+    hsv[..., 1] = np.clip(hsv[..., 1] * (1.0 + rng.uniform(-cfg.saturation, cfg.saturation)), 0, 1)
+    return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255.0, 0, 255).round().astype(np.uint8)
+
+
+def photometric(face: np.ndarray, rng: np.random.Generator, cfg: PhotometricConfig = PhotometricConfig()) -> np.ndarray:
+    """One of: grey, faded sepia, colour jitter, or unchanged (drawn with the configured odds)."""
+    draw = rng.random()
+    if draw < cfg.grey_probability:
+        return to_grey(face)
+    if draw < cfg.grey_probability + cfg.sepia_probability:
+        return faded_sepia(face, rng)
+    if draw < cfg.grey_probability + cfg.sepia_probability + cfg.jitter_probability:
+        return colour_jitter(face, rng, cfg)
+    return face

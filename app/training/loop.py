@@ -32,7 +32,29 @@ def training_faces(cfg: TrainConfig, size: int) -> tuple[ScoredFaces, list[Path]
     if not files:
         raise FileNotFoundError(f"no training images under {', '.join(map(str, cfg.roots))}")
     train, held_out = split(files, cfg.held_out_fraction)
-    return score_faces(train, size, cfg.resolve(cfg.cache_dir), cfg.score_metric), held_out
+    return score_faces(train, size, cfg.resolve(cfg.cache_dir), cfg.score_metric,
+                       cfg.resolve(cfg.score_table), cfg.resolve(cfg.score_table_root)), held_out
+
+
+def _quiet_worker(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def make_loader(dataset, cfg: TrainConfig) -> DataLoader:
+    """Shuffled, seeded batches; with `num_workers` the degradation runs in other processes."""
+    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+                      generator=torch.Generator().manual_seed(cfg.seed), num_workers=cfg.num_workers,
+                      persistent_workers=cfg.num_workers > 0, worker_init_fn=_quiet_worker)
+
+
+def autocast(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast when the config asks for it (weights and optimiser stay fp32)."""
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
 
 def endless(loader: DataLoader) -> Iterator[dict]:

@@ -1,25 +1,33 @@
-"""Stage II: quality-conditioned code prediction.
+"""Stage II: quality-conditioned code prediction, trained together with the fidelity path.
 
-The Stage-I encoder, frozen, gives each clean training face (and its mirror image) its target
-indices in both codebooks ("latent ground truth", computed once). The trainable encoder sees the
-degraded face; the embedding of the clean face's own quality bin is added to its features; the
-Transformer predicts both index sets. Loss = feature MSE to the fused target codes + ½·CE(common)
-+ ½·CE(HQ+). Codebooks and decoder stay frozen.
+A frozen copy of the Stage-I encoder gives each clean training face its target indices in both
+codebooks ("latent ground truth"). The trainable encoder sees the degraded face; the embedding of
+the clean face's own quality bin is added to its features; the Transformer predicts both index
+sets (feature MSE to the fused target codes + ½·CE per codebook, as in the paper's Stage II).
+
+In the same steps (CodeFormer trains this as a separate Stage III), the decoder decodes the
+*predicted* codes with the encoder's level features fused in at a fidelity weight w drawn per face
+(mostly 1, sometimes 0, else uniform), and L1 + edge + SSIM + focal-frequency losses against the
+clean face train the encoder, the fusion blocks and (at a lower learning rate) the decoder.
+Codebooks stay frozen, so the codes keep their Stage-I meaning.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
 
 from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.training.config import TrainConfig
 from app.training.data import FaceDataset, to_tensor
-from app.training.degradation import DegradationConfig
-from app.training.loop import StepLoop, endless, load_state, save_state, seed_everything, training_faces
+from app.training.degradation import DegradationConfig, PhotometricConfig
+from app.training.loop import (StepLoop, autocast, endless, load_state, make_loader, save_state, seed_everything,
+                               training_faces)
+from app.training.stage_codebook import reconstruction_losses
+from app.training.usage import UsageMeter
 
 
 @torch.no_grad()
@@ -33,7 +41,7 @@ def latent_targets(model: IQPFR, dataset: FaceDataset, device: torch.device,
     for start in range(0, len(dataset.images), batch_size):
         faces = dataset.images[start:start + batch_size]
         per_flip = [model.nearest_codes(model.encode(torch.stack(
-            [to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)))
+            [to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)).features)
             for flipped in (False, True)]
         common.append(torch.stack([codes[0].cpu() for codes in per_flip], 1))
         hq.append(torch.stack([codes[1].cpu() for codes in per_flip], 1))
@@ -42,13 +50,13 @@ def latent_targets(model: IQPFR, dataset: FaceDataset, device: torch.device,
 
 def code_prediction_losses(model: IQPFR, degraded: torch.Tensor, prior: torch.Tensor,
                            target_common: torch.Tensor, target_hq: torch.Tensor) -> dict[str, torch.Tensor]:
-    prediction = model.predict_codes(model.encode(degraded), prior)
+    prediction = model.predict_codes(model.encode(degraded).features, prior)
     with torch.no_grad():
         target_features = model.fuse_codes(target_common, target_hq)
     return {
         "feature": F.mse_loss(prediction.conditioned_features, target_features),
-        "ce_common": F.cross_entropy(prediction.common_logits.flatten(0, 1), target_common.flatten()),
-        "ce_hq": F.cross_entropy(prediction.hq_logits.flatten(0, 1), target_hq.flatten()),
+        "ce_common": model.common_codebook.index_loss(prediction.common_logits.float(), target_common),
+        "ce_hq": model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq),
         "accuracy": (prediction.common_indices == target_common).float().mean(),
         "prediction": prediction,
     }
@@ -69,8 +77,7 @@ def prepare_stage(cfg: TrainConfig, device: torch.device):
     faces, held_out = training_faces(cfg, model.cfg.image_size)
     dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed)
     targets = latent_targets(model, dataset, device)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(cfg.seed))
+    loader = make_loader(dataset, cfg)
     return model, info, faces, held_out, targets, loader
 
 
@@ -79,30 +86,74 @@ def batch_targets(batch: dict, targets: tuple[torch.Tensor, torch.Tensor], devic
     return targets[0][index, flipped].to(device), targets[1][index, flipped].to(device)
 
 
+def sample_fidelity(batch_size: int, generator: torch.Generator, full: float, zero: float) -> torch.Tensor:
+    """Per-face fidelity weights: 1 with probability `full`, 0 with `zero`, else uniform in (0, 1)."""
+    draw = torch.rand(batch_size, generator=generator)
+    uniform = torch.rand(batch_size, generator=generator)
+    w = torch.where(draw < full, torch.ones_like(draw), torch.where(draw < full + zero, torch.zeros_like(draw), uniform))
+    return w.view(-1, 1, 1, 1)
+
+
 def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = False,
                       max_minutes: float | None = None, show_progress: bool = True) -> Path:
-    model, info, faces, held_out, targets, loader = prepare_stage(cfg, device)
+    seed_everything(cfg.seed)
+    if not cfg.init_weights:
+        raise ValueError("this stage needs init_weights: the Stage I weights file")
+    model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
+    faces, held_out = training_faces(cfg, model.cfg.image_size)
+    dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed,
+                          photometric=PhotometricConfig(), mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)))
+    loader = make_loader(dataset, cfg)
+    target_encoder = copy.deepcopy(model.encoder).eval().requires_grad_(False)
     model.train()
-    optimizer = torch.optim.Adam(trainable_stage2(model), lr=cfg.learning_rate, betas=(0.9, 0.99))
+    for part in (model.common_codebook, model.hq_codebook):
+        part.requires_grad_(False)
+    decoder_base = [p for n, p in model.decoder.named_parameters() if not n.startswith("fusion.")]
+    groups = [{"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters())
+               + list(model.decoder.fusion.parameters())},
+              {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))}]
+    optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
     start, _ = load_state(run_dir, {"model": model}, optimizer) if resume else (0, {})
-    weights = {"feature": 1.0, "ce": 0.5, **cfg.loss}
+    weights = {"feature": 1.0, "ce": 0.5, "image": 1.0, "l1": 1.0, "edge": 0.5, "ssim": 0.5, "frequency": 1.0,
+               **cfg.loss}
+    fidelity_draws = torch.Generator().manual_seed(cfg.seed + start)
+    usage = UsageMeter({"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes},
+                       window=cfg.log_every)
 
     def step(batch: dict) -> dict:
-        target_common, target_hq = batch_targets(batch, targets, device)
-        losses = code_prediction_losses(model, batch["degraded"].to(device), batch["prior"].to(device),
-                                        target_common, target_hq)
-        loss = weights["feature"] * losses["feature"] + weights["ce"] * (losses["ce_common"] + losses["ce_hq"])
+        clean, degraded = batch["clean"].to(device), batch["degraded"].to(device)
+        prior = batch["prior"].to(device)
+        with torch.no_grad(), autocast(cfg, device):
+            target_common, target_hq = model.nearest_codes(target_encoder(clean)[0])
+            target_features = model.fuse_codes(target_common, target_hq).float()
+        with autocast(cfg, device):
+            encoded = model.encode(degraded)
+            prediction = model.predict_codes(encoded.features, prior)
+            with torch.no_grad():
+                codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
+            fidelity = sample_fidelity(clean.shape[0], fidelity_draws, float(cfg.loss.get("fidelity_full", 0.5)),
+                                       float(cfg.loss.get("fidelity_zero", 0.15))).to(device)
+            output = model.decode(codes, encoded, fidelity)
+        feature = F.mse_loss(prediction.conditioned_features.float(), target_features)
+        ce = (model.common_codebook.index_loss(prediction.common_logits.float(), target_common)
+              + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq))
+        image, terms = reconstruction_losses(output, clean, weights)
+        loss = weights["feature"] * feature + weights["ce"] * ce + weights["image"] * image
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {name: losses[name].item() for name in ("feature", "ce_common", "ce_hq", "accuracy")}
+        usage.add(common=prediction.common_indices, hq=prediction.hq_indices)
+        return {"feature": feature.item(), "ce": ce.item(), "l1": terms["l1"].item(),
+                "ssim": 1 - terms["ssim"].item(),
+                "accuracy": (prediction.common_indices == target_common).float().mean().item(),
+                **usage.summary()}
 
     def checkpoint(iteration: int) -> None:
         save_state(run_dir, iteration, {"model": model}, optimizer)
         save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
             **info.metadata, "stage": "II", "stage_II_iterations": iteration,
-            "stage_II_batch_size": cfg.batch_size})
+            "stage_II_batch_size": cfg.batch_size, "codebook_usage_stage_II_predicted": usage.summary()})
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
     return cfg.resolve(cfg.output_weights)
