@@ -126,6 +126,10 @@ def test_batch_report_records_quality_and_fidelity(tmp_path, blake_photo_path, f
     report = json.loads((tmp_path / "out" / REPORT_NAME).read_text())
     assert (report["quality"], report["fidelity"]) == (0.7, 0.25)
     assert "quality 0.70, fidelity 0.25" in capsys.readouterr().err
+    assert main(["restore", str(blake_photo_path), str(tmp_path / "single.jpg"), "--weights", str(fidelity_weights),
+                 "--quality", "0.7", "--fidelity", "0.25"]) == EXIT_OK
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "a.jpg")),  # used, not only recorded
+                                  np.asarray(Image.open(tmp_path / "single.jpg")))
 
     old_style = _weights_file(tmp_path / "old.pt", fidelity_scales=())
     assert main(["batch", str(folder), str(tmp_path / "out2"), "--no-progress", "--weights", str(old_style),

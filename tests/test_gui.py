@@ -50,13 +50,24 @@ def test_slider_triggers_a_new_restoration_off_the_gui_thread(qtbot, window, bla
     assert "0.40" in window.slider_label.text()
 
 
-def test_fidelity_slider_is_labelled_and_starts_at_the_models_default(qtbot, window):
-    qtbot.waitUntil(lambda: window.model_ready is not None, timeout=WAIT_MS)  # loaded before any photo
-    assert window.fidelity_left.text() == "More restoration" and window.fidelity_right.text() == "Closer to original"
-    assert window.fidelity_slider.isEnabled() and window.fidelity_slider.toolTip()
-    assert window.fidelity_slider.value() == round(window.model_ready.default_fidelity * 100)
-    assert window.fidelity == pytest.approx(window.model_ready.default_fidelity)
-    assert window.fidelity_label.text() == "0.50 (default)"  # untrained weights: no stored default
+def _window_for(qtbot, restorer, model, info):
+    from app.pipeline import FaceRestorer
+
+    win = MainWindow(SharedRestorer(lambda: FaceRestorer(model, info, restorer.detector, "cpu")))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)  # loaded before any photo
+    return win
+
+
+def test_fidelity_slider_is_labelled_and_starts_at_the_models_default(qtbot, restorer):
+    from app.model import ModelInfo
+
+    win = _window_for(qtbot, restorer, restorer.model, ModelInfo("test", False, {"default_fidelity": 0.35}))
+    assert win.fidelity_left.text() == "More restoration" and win.fidelity_right.text() == "Closer to original"
+    assert win.fidelity_slider.isEnabled() and "Closer to original" in win.fidelity_slider.toolTip()
+    assert win.fidelity_slider.value() == 35 and win.fidelity == pytest.approx(0.35)
+    assert win.fidelity_label.text() == "0.35 (default)"
+    win.close()
 
 
 def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot, window, blake_photo_path,
@@ -69,23 +80,22 @@ def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot,
     monkeypatch.setattr(restorer, "restore_prepared",
                         lambda *a, **k: restorations.append(a[1:]) or real_restore(*a, **k))
     monkeypatch.setattr(restorer.model, "encode", lambda *a: encodes.append(a) or real_encode(*a))
+    requests = []
+    window.settings_requested.connect(lambda *args: requests.append(args))
     for value in (10, 25, 40, 55, 70):  # a burst of moves
         window.fidelity_slider.setValue(value)
     assert window.fidelity_label.text() == "0.70"  # the label follows at once
     qtbot.waitUntil(lambda: window.last_restored.fidelity == pytest.approx(0.70), timeout=WAIT_MS)
     qtbot.wait(3 * 120)  # nothing else is on its way
+    assert len(requests) == 1  # debounced: one request for the burst
     assert restorations == [(window.quality, pytest.approx(0.70))] and encodes == []
     assert "fidelity 0.70" in window.after_pane.caption.text()
 
 
 def test_fidelity_slider_is_disabled_for_a_model_without_fidelity_path(qtbot, restorer):
     from app.model import IQPFRConfig, untrained_model
-    from app.pipeline import FaceRestorer
 
-    model, info = untrained_model(IQPFRConfig(fidelity_scales=()))
-    win = MainWindow(SharedRestorer(lambda: FaceRestorer(model, info, restorer.detector, "cpu")))
-    qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
+    win = _window_for(qtbot, restorer, *untrained_model(IQPFRConfig(fidelity_scales=())))
     assert not win.fidelity_slider.isEnabled() and not win.fidelity_right.isEnabled()
     assert "no fidelity control" in win.fidelity_slider.toolTip()
     win.close()

@@ -8,9 +8,12 @@ Two things the plain warp-and-blend (facexlib's `paste_face_back`) does not do:
   slope at both ends).
 * **Large faces keep their detail.** The model works at `S` px (128). A face that is `s = size in
   photo / S > 1` times larger comes back upscaled, with nothing above its own Nyquist frequency.
-  The original photo's band above that (original − Gaussian(original, σ = DETAIL_SIGMA·s), taken from
-  the untouched original) is added back inside the mask, so such a face is never blurrier than it
-  went in. For s ≤ 1 the restored face holds every frequency the photo has there, and nothing is added.
+  Inside the mask, the original photo's band above that (original − Gaussian(original, σ = 0.5·s)) is
+  added back, and in the restored face's own top octave (Gaussian σ 0.5·s … 1.0·s) the original's band
+  is added where, and as far as, the restored face has less local detail there than the original
+  (gain 1 − √(E_restored / E_original)). So a large face is never blurrier than it went in, while detail
+  the model does produce is kept. For s ≤ 1 the restored face holds every frequency the photo has
+  there, and nothing is added.
 
 Only the face's bounding region is touched, and inside it only pixels where the mask is non-zero:
 everything else stays bit-identical; 16-bit photos stay 16-bit and keep their 16-bit detail.
@@ -26,8 +29,12 @@ import numpy as np
 MASK_CENTER = (0.0, 0.03)
 MASK_AXES = (0.93, 0.95)
 MASK_INNER = 0.70
-# σ of the Gaussian that separates the band the restored face cannot hold, in photo pixels per unit of s
+# Bands for faces larger than the model (in photo pixels per unit of s): above the restored face's Nyquist
+# (split by a Gaussian of σ = DETAIL_SIGMA·s), its top octave (down to OCTAVE_SIGMA·s), and the window
+# (ENERGY_SIGMA·s) over which the local detail of the original and the restored face are compared.
 DETAIL_SIGMA = 0.5
+OCTAVE_SIGMA = 1.0
+ENERGY_SIGMA = 2.0
 
 
 def face_scale(inverse: np.ndarray) -> float:
@@ -86,8 +93,36 @@ def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray,
     blended = weight * warped + (1.0 - weight) * region.astype(np.float32)
     if scale > 1.0:
         source = (pixels if original is None else original)[y0:y1, x0:x1].astype(np.float32)
-        detail = source - cv2.GaussianBlur(source, (0, 0), DETAIL_SIGMA * scale, borderType=cv2.BORDER_REFLECT)
-        blended += weight * detail
+        blended += weight * _missing_detail(source, warped, scale, peak)
     result = np.clip(np.round(blended), 0, peak).astype(pixels.dtype)
     region[inside] = result[inside]
     return pixels
+
+
+def _missing_detail(original: np.ndarray, restored: np.ndarray, scale: float, peak: float) -> np.ndarray:
+    """The original's detail that the upscaled restored face lacks (both float32, photo space)."""
+    low = _blur(original, DETAIL_SIGMA * scale)
+    above_nyquist = original - low
+    octave = low - _blur(original, OCTAVE_SIGMA * scale)
+    restored_low = _blur(restored, DETAIL_SIGMA * scale)
+    restored_octave = restored_low - _blur(restored, OCTAVE_SIGMA * scale)
+    window = ENERGY_SIGMA * scale
+    energy = _blur(np.square(octave).mean(axis=2), window)
+    restored_energy = _blur(np.square(restored_octave).mean(axis=2), window)
+    floor = (1e-3 * peak) ** 2
+    gain = np.clip(1.0 - np.sqrt(restored_energy / (energy + floor)), 0.0, 1.0)
+    return above_nyquist + gain[..., None] * octave
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; for large σ on a grid shrunk by d (box filter), then resized back, which is
+    the same low-pass for a fraction of the work (the result has nothing near the fine grid's Nyquist)."""
+    factor = int(sigma // 3)
+    if factor < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    height, width = image.shape[:2]
+    small_size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    residual = np.sqrt(max(sigma ** 2 - factor ** 2 / 12.0, 1e-6)) / factor  # the box already blurred d²/12
+    small = cv2.GaussianBlur(small, (0, 0), residual, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)

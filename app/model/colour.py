@@ -3,9 +3,11 @@
 Restoration should add detail, not relight or recolour: the broad brightness and colour of a face
 (shading, skin tone, a grey or sepia print, the white balance) survive even heavy blur, noise and JPEG
 in the input, while a codebook decoder can drift (an orange cast, a grey photo colourised, a face
-made lighter). So, in YCbCr, each channel of the output keeps its own high frequencies and takes its
-low-frequency band from the input (the "wavelet colour fix" idea of StableSR): luminance below a
-broad scale, chroma below a finer one (colour carries less detail than brightness).
+made lighter, or, measured on this project's model, orange and blue specks on grey photos). So, in
+YCbCr, the output's luminance keeps its own high frequencies and takes its low-frequency band from the
+input (the "wavelet colour fix" idea of StableSR), and the chroma is the input's own, lightly smoothed
+to drop JPEG chroma noise. The model restores brightness detail, where faces carry their detail;
+measured on the held-out synthetic pairs this costs 0.03 dB against keeping the model's chroma detail.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ def _swap_low_frequencies(output: torch.Tensor, source: torch.Tensor, sigma: flo
 
 def keep_input_tone(output: torch.Tensor, source: torch.Tensor, luma_sigma: float,
                     chroma_sigma: float) -> torch.Tensor:
-    """Images in [-1, 1], (B, 3, H, W): `output` with the low-frequency luminance (below `luma_sigma`)
-    and chroma (below `chroma_sigma`) of `source`."""
+    """Images in [-1, 1], (B, 3, H, W): `output`'s luminance detail over the low-frequency luminance
+    (below `luma_sigma`) of `source`, with `source`'s chroma smoothed by `chroma_sigma`."""
     matrix = _TO_YCBCR.to(output.device, output.dtype)
     out_ycc = torch.einsum("ij,bjhw->bihw", matrix, output)
     src_ycc = torch.einsum("ij,bjhw->bihw", matrix, source)
     luma = _swap_low_frequencies(out_ycc[:, :1], src_ycc[:, :1], luma_sigma)
-    chroma = _swap_low_frequencies(out_ycc[:, 1:], src_ycc[:, 1:], chroma_sigma)
+    chroma = gaussian_blur(src_ycc[:, 1:], chroma_sigma)
     return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(matrix), torch.cat([luma, chroma], 1))

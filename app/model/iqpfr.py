@@ -99,7 +99,7 @@ class IQPFR(nn.Module):
         image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity)
         if keep_colour and encoded.images is not None:
             size = self.cfg.image_size
-            image = keep_input_tone(image.float(), encoded.images.float(), luma_sigma=size / 20, chroma_sigma=size / 40)
+            image = keep_input_tone(image.float(), encoded.images.float(), luma_sigma=size / 20, chroma_sigma=size / 64)
         return Restoration(image, common, hq)
 
     @torch.no_grad()

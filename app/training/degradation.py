@@ -54,7 +54,9 @@ def degrade(face: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig =
     image = cv2.resize(image, (small, small), interpolation=cv2.INTER_LINEAR)
 
     noise = rng.uniform(*cfg.noise_sigma)
-    image = image + rng.normal(0.0, noise, image.shape).astype(np.float32)
+    is_grey = bool(np.array_equal(face[..., 0], face[..., 1]) and np.array_equal(face[..., 1], face[..., 2]))
+    noise_shape = image.shape[:2] + (1,) if is_grey else image.shape   # a grey print gets grey grain
+    image = image + rng.normal(0.0, noise, noise_shape).astype(np.float32)
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
 
     quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1]))

