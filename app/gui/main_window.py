@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.fidelity_slider.setToolTip("Loading the model…")
         self.fidelity_slider.valueChanged.connect(self._on_fidelity_moved)
         self.fidelity_label = QLabel()
+        self.fidelity_label.setMinimumWidth(self.fidelity_label.fontMetrics().horizontalAdvance("0.00 (default)"))
         self.fidelity_left = QLabel("More restoration")
         self.fidelity_right = QLabel("Closer to original")
         self._update_fidelity_label()

@@ -101,12 +101,6 @@ def run_model(model: IQPFR, faces: list[np.ndarray], settings: list[Setting], de
     return outputs
 
 
-def restore_faces(model: IQPFR, faces: list[np.ndarray], quality: float, device: torch.device,
-                  fidelity: float = 0.0) -> list[np.ndarray]:
-    setting = Setting(quality, fidelity)
-    return run_model(model, faces, [setting], device)[setting]
-
-
 @torch.no_grad()
 def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device,
                       batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
