@@ -145,29 +145,38 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class _ProgressBar:
+    """A `progress(done, total, path)` callback drawing a tqdm bar on stderr, made on first use."""
 
+    def __init__(self, unit: str, enabled: bool = True) -> None:
+        self.unit, self.enabled, self.bar = unit, enabled, None
+
+    def __call__(self, done: int, total: int, path: Path) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, file=sys.stderr)
+        self.bar.n = done
+        self.bar.set_postfix_str(path.name if done < total else "done")
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
     from app.batch import FAILED, REPORT_NAME, run_batch
 
     restorer = _make_restorer(args)
-    bar = None
-
-    def progress(done: int, total: int, path: Path) -> None:
-        nonlocal bar
-        if args.no_progress:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="photo", file=sys.stderr)
-        bar.n = done
-        bar.set_postfix_str(path.name if done < total else "done")
-        bar.refresh()
+    progress = _ProgressBar("photo", enabled=not args.no_progress)
 
     print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity)}", file=sys.stderr)
     report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress,
                        fidelity=args.fidelity)
-    if bar is not None:
-        bar.close()
+    progress.close()
     for item in report.items:
         if item.status == FAILED:
             print(f"skipped {item.source}: {item.message}", file=sys.stderr)
@@ -234,27 +243,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare_faces(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from app.training.realign import realign_folder
 
     if args.limit is not None and args.limit < 1:
         raise StudioError("--limit must be at least 1.")
-    bar = None
-
-    def progress(done: int, total: int, path: Path) -> None:
-        nonlocal bar
-        if args.no_progress:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="face", file=sys.stderr)
-        bar.update(done - bar.n)
+    progress = _ProgressBar("face", enabled=not args.no_progress)
 
     try:
         result = realign_folder(args.source, args.destination, args.limit, progress=progress)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     counts = result.counts()
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()) if reason != "kept") or "none"
     print(f"{result.processed} processed, {result.skipped} already done. "

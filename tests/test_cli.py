@@ -9,23 +9,14 @@ from PIL import Image
 
 from app.batch import REPORT_NAME
 from app.cli import EXIT_ERROR, EXIT_NO_FACES, EXIT_OK, main
-from conftest import REPO, WHOLE_PHOTOS, shared
+from conftest import REPO, WHOLE_PHOTOS, fidelity_model, shared
 
 
 def _weights_file(path, fidelity_scales=None, metadata=None):
-    """Random weights with a working fidelity path (FidelityFusion's last convs start at zero, so they
-    are filled with small random values), or without one (fidelity_scales=(), like weights format 1)."""
-    import torch
+    """Random weights with a working fidelity path, or without one (fidelity_scales=())."""
+    from app.model import save_checkpoint
 
-    from app.model import IQPFRConfig, save_checkpoint, untrained_model
-
-    cfg = IQPFRConfig() if fidelity_scales is None else IQPFRConfig(fidelity_scales=fidelity_scales)
-    model, _ = untrained_model(cfg)
-    generator = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for fusion in model.decoder.fusion.values():
-            for conv in (fusion.scale, fusion.shift):
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
+    model, _ = fidelity_model(fidelity_scales)
     return save_checkpoint(model, path, trained=False, metadata=metadata)
 
 

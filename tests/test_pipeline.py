@@ -4,22 +4,7 @@ import torch
 
 from app.errors import StudioError
 from app.photo_io import load_photo
-from conftest import WHOLE_PHOTOS, shared
-
-
-def fidelity_model(fidelity_scales=None):
-    """A random-weight model whose fidelity path does something: FidelityFusion's last convs start
-    at zero (fidelity has no effect), so they get small random weights here."""
-    from app.model import IQPFRConfig, untrained_model
-
-    cfg = IQPFRConfig() if fidelity_scales is None else IQPFRConfig(fidelity_scales=fidelity_scales)
-    model, info = untrained_model(cfg)
-    generator = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for fusion in model.decoder.fusion.values():
-            for conv in (fusion.scale, fusion.shift):
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
-    return model, info
+from conftest import WHOLE_PHOTOS, fidelity_model, shared
 
 
 @pytest.fixture(scope="module")
