@@ -23,3 +23,7 @@ class CheckpointError(StudioError):
 
 class QualityMetricError(StudioError):
     """An image-quality metric is unknown or cannot run here."""
+
+
+class TrainingSetupError(StudioError):
+    """A training run cannot start or resume: missing config, data or state."""

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from app.cli import main
+from app.errors import TrainingSetupError
 from app.model import load_checkpoint
 from app.training.config import load_config
 from app.training.data import (FaceDataset, ScoredFaces, ensemble_prior, is_held_out, list_faces, quantile_map,
@@ -92,7 +93,7 @@ def test_scores_are_cached_and_min_max_normalised(tmp_path, monkeypatch):
 def test_config_rejects_unknown_settings(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('stage = "codebook"\n[train]\nlearning_rat = 1\n[data]\ndata_roots = []\n')
-    with pytest.raises(ValueError, match="learning_rat"):
+    with pytest.raises(TrainingSetupError, match="learning_rat"):
         load_config(path)
 
 

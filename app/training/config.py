@@ -6,7 +6,11 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from app.errors import TrainingSetupError
 from app.paths import install_root
+
+
+STAGE_NAMES = ("codebook", "transformer", "quality")   # in training order; app/training/stages.py runs them
 
 
 @dataclass
@@ -20,6 +24,8 @@ class TrainConfig:
     cache_dir: str = "runs/cache"
     run_dir: str = "runs/stage"
     init_weights: str | None = None          # weights file from the previous stage
+    codebook_weights: str | None = None      # Stage I weights whose encoder gives the latent targets
+                                             # (default: init_weights; set it when fine-tuning Stage II)
     output_weights: str = "runs/stage/weights.pt"
     iterations: int = 1000
     batch_size: int = 8
@@ -45,8 +51,13 @@ class TrainConfig:
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    with open(path, "rb") as handle:
-        raw = tomllib.load(handle)
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise TrainingSetupError(f"Training config {path} does not exist.") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TrainingSetupError(f"Training config {path} cannot be read: {exc}") from None
     flat = {**raw.get("data", {}), **raw.get("train", {})}
     flat["stage"] = raw.get("stage", flat.get("stage"))
     flat["model"] = raw.get("model", {})
@@ -54,6 +65,6 @@ def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(flat) - known
     if unknown:
-        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        raise TrainingSetupError(f"{path}: unknown settings {sorted(unknown)}.")
     flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return TrainConfig(**flat)

@@ -130,6 +130,39 @@ def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "pi
     return ScoredFaces(paths, raw_array, prior)
 
 
+@dataclass(frozen=True)
+class SoftTargetConfig:
+    """Quality-conditioning targets below the training set's own quality (the slider's low end).
+
+    With `probability`, the clean target is blurred (Gaussian, sigma in `sigma` px at the model
+    resolution) and its prior replaced by the blurred face's *measured* score: PIQE, quantile-mapped onto
+    the prior's scale with the same map that scores the unscored faces, and never above the face's own
+    prior. The degraded input is still made from the sharp face, so the bin alone tells the model how
+    sharp the target is: low bins learn soft faces, high bins sharp ones.
+    """
+    probability: float = 0.25
+    sigma: tuple[float, float] = (0.5, 1.5)
+
+
+class SoftTargetScorer:
+    """PIQE of a face mapped onto the prior scale (fitted on the training faces' PIQE → prior)."""
+
+    def __init__(self, faces: ScoredFaces) -> None:
+        self.raw, self.prior = faces.raw, faces.prior
+        self._scorer = None
+
+    def __call__(self, face: np.ndarray) -> float:
+        if self._scorer is None:        # created lazily: inside each data-loader worker
+            from app.quality import QualityScorer
+            self._scorer = QualityScorer("piqe")
+        measured = self._scorer.score(face).normalized
+        return float(quantile_map(np.array([measured]), self.raw, self.prior)[0])
+
+
+def soften(face: np.ndarray, rng: np.random.Generator, cfg: SoftTargetConfig) -> np.ndarray:
+    return cv2.GaussianBlur(face, (0, 0), float(rng.uniform(*cfg.sigma)))
+
+
 def to_tensor(face: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(face).permute(2, 0, 1).float() / 127.5 - 1.0
 
@@ -144,8 +177,10 @@ class FaceDataset(Dataset):
 
     def __init__(self, faces: ScoredFaces, size: int, degradation: DegradationConfig | None = None,
                  seed: int = 0, flip: bool = True, photometric: PhotometricConfig | None = None,
-                 mild_fraction: float = 0.0) -> None:
+                 mild_fraction: float = 0.0, soft_targets: SoftTargetConfig | None = None) -> None:
         self.images = [load_face(p, size) for p in faces.paths]
+        self.soft_targets = soft_targets
+        self.soft_scorer = SoftTargetScorer(faces) if soft_targets is not None else None
         self.photometric = photometric
         self.mild_fraction = mild_fraction
         self.prior = faces.prior
@@ -167,8 +202,13 @@ class FaceDataset(Dataset):
         face = np.ascontiguousarray(face[:, ::-1] if flipped else face)
         if self.photometric is not None:
             face = photometric(face, rng, self.photometric)
-        item = {"clean": to_tensor(face), "prior": torch.tensor(self.prior[index]), "index": index,
-                "flipped": flipped}
+        target, prior = face, float(self.prior[index])
+        soft = self.soft_targets is not None and rng.random() < self.soft_targets.probability
+        if soft:
+            target = soften(face, rng, self.soft_targets)
+            prior = min(prior, self.soft_scorer(target))
+        item = {"clean": to_tensor(target), "prior": torch.tensor(prior, dtype=torch.float32), "index": index,
+                "flipped": flipped, "soft": soft}
         if self.degradation is not None:
             config = MILD_DEGRADATION if rng.random() < self.mild_fraction else self.degradation
             item["degraded"] = to_tensor(degrade(face, rng, config))

@@ -101,6 +101,17 @@ def run_model(model: IQPFR, faces: list[np.ndarray], settings: list[Setting], de
     return outputs
 
 
+def stage_one_model(model: IQPFR, info, codebook_weights: Path | None,
+                    device: torch.device) -> tuple[IQPFR | None, str]:
+    """The model whose encoder gives the codebook's reconstruction bound, and how the row names it."""
+    if codebook_weights is not None:
+        stage_one, _ = load_checkpoint(codebook_weights, device)
+        return stage_one, f"Stage I encoder from {codebook_weights.name}"
+    if info.metadata.get("stage") == "I":
+        return model, "this model's encoder"
+    return None, ""
+
+
 @torch.no_grad()
 def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device,
                       batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
@@ -224,9 +235,12 @@ def _stderr(message: str) -> None:
 
 def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.device, seed: int = 1234,
              compare_weights: Path | None = None, contact_sheet_path: Path | None = None,
-             max_faces: int | None = None, progress: Progress = _stderr) -> dict:
+             max_faces: int | None = None, progress: Progress = _stderr,
+             codebook_weights: Path | None = None) -> dict:
     """Measure `weights` (and optionally `compare_weights`) on both sets; see the module docstring.
-    `max_faces` caps each set (evenly spread faces) for quick runs."""
+    `max_faces` caps each set (evenly spread faces) for quick runs. The codebook's reconstruction
+    bound needs a Stage I encoder: `weights` if it is a Stage I file, else `codebook_weights`
+    (Stage II retrains the encoder on degraded faces, so its nearest codes mean nothing)."""
     started = time.perf_counter()
 
     def log(message: str) -> None:
@@ -244,6 +258,7 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
         fidelity = previous_info.default_fidelity if previous.has_fidelity else None
         previous_settings = [Setting(q, fidelity) for q in SLIDER_VALUES]
         models.insert(0, (previous, PREVIOUS_LABEL, previous_settings[0], previous_settings))
+    codebook_model, codebook_label = stage_one_model(model, info, codebook_weights, device)
     scorer = QualityScorer("piqe")
 
     clean, degraded = synthetic_pairs(cfg, size, seed, max_faces)
@@ -271,10 +286,10 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
                         inputs, inputs, {}))
         baseline = [classical_baseline(face) for face in inputs]
         methods.append(("classical baseline (NL-means denoise + unsharp mask)", baseline, inputs, {}))
-        if reference is not None:
+        if reference is not None and codebook_model is not None:
             log(f"{set_name}: nearest-code reconstruction")
-            methods.append(("nearest-code reconstruction of the clean face (this model's encoder)",
-                            reconstruct_faces(model, reference, device), reference, {}))
+            methods.append((f"nearest-code reconstruction of the clean face ({codebook_label})",
+                            reconstruct_faces(codebook_model, reference, device), reference, {}))
         runs = []
         for run_model_, label, run_default, run_settings in models:
             log(f"{set_name}: {label} at {len(run_settings)} settings")

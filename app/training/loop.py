@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from app.errors import TrainingSetupError
 from app.training.config import TrainConfig
 from app.training.data import ScoredFaces, list_faces, score_faces, split
 
@@ -28,9 +30,15 @@ def seed_everything(seed: int) -> None:
 
 def training_faces(cfg: TrainConfig, size: int) -> tuple[ScoredFaces, list[Path]]:
     """Scored training faces and the held-out paths (never trained on)."""
-    files = list_faces(cfg.roots)
+    missing = [root for root in cfg.roots if not root.is_dir()]
+    if missing and len(missing) == len(cfg.roots):
+        raise TrainingSetupError("None of the training data folders exists: " + ", ".join(map(str, missing))
+                                 + ". Check data_roots in the config (paths are relative to the repository).")
+    for root in missing:
+        log.warning("training data folder %s does not exist; training without it", root)
+    files = list_faces([root for root in cfg.roots if root.is_dir()])
     if not files:
-        raise FileNotFoundError(f"no training images under {', '.join(map(str, cfg.roots))}")
+        raise TrainingSetupError(f"No training images under {', '.join(map(str, cfg.roots))}.")
     train, held_out = split(files, cfg.held_out_fraction)
     return score_faces(train, size, cfg.resolve(cfg.cache_dir), cfg.score_metric,
                        cfg.resolve(cfg.score_table), cfg.resolve(cfg.score_table_root)), held_out
@@ -63,26 +71,73 @@ def endless(loader: DataLoader) -> Iterator[dict]:
 
 
 def save_state(run_dir: Path, iteration: int, modules: dict, optimizer: torch.optim.Optimizer,
-               extra: dict | None = None) -> None:
+               extra: dict | None = None, loader: DataLoader | None = None) -> None:
+    """Atomically write everything a resumed run needs: weights, optimiser, every random stream
+    (torch, NumPy, Python, the loader's shuffle order) and stage extras. Only tensors and plain Python
+    values, so it loads with `weights_only=True`."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    numpy_state = np.random.get_state()
     state = {"iteration": iteration, "optimizer": optimizer.state_dict(),
              "modules": {name: m.state_dict() for name, m in modules.items()},
-             "torch_rng": torch.random.get_rng_state(), "extra": extra or {}}
+             "torch_rng": torch.random.get_rng_state(),
+             "numpy_rng": {"keys": torch.from_numpy(numpy_state[1].astype(np.int64)), "position": int(numpy_state[2]),
+                           "has_gauss": int(numpy_state[3]), "gauss": float(numpy_state[4])},
+             "python_rng": _python_state_to_plain(random.getstate()),
+             "loader_rng": loader.generator.get_state() if loader is not None and loader.generator else None,
+             "extra": extra or {}}
     tmp = run_dir / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(run_dir / STATE_FILE)
 
 
-def load_state(run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+def load_state(run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer,
+               loader: DataLoader | None = None) -> tuple[int, dict]:
     path = run_dir / STATE_FILE
     if not path.exists():
         return 0, {}
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:   # noqa: BLE001 - a damaged or foreign file: say which and why
+        raise TrainingSetupError(f"Cannot resume from {path}: it is not a training state this app wrote "
+                                 f"({type(exc).__name__}). Move it away to start the run afresh.") from exc
     for name, module in modules.items():
+        if name not in state["modules"]:
+            raise TrainingSetupError(f"Cannot resume from {path}: it has no '{name}' state "
+                                     f"(it was written by a run with other settings).")
         module.load_state_dict(state["modules"][name])
     optimizer.load_state_dict(state["optimizer"])
     torch.random.set_rng_state(state["torch_rng"])
+    if "numpy_rng" in state:
+        numpy_rng = state["numpy_rng"]
+        np.random.set_state(("MT19937", numpy_rng["keys"].numpy().astype(np.uint32), numpy_rng["position"],
+                             numpy_rng["has_gauss"], numpy_rng["gauss"]))
+    if "python_rng" in state:
+        random.setstate(_python_state_from_plain(state["python_rng"]))
+    if loader is not None and loader.generator is not None and state.get("loader_rng") is not None:
+        loader.generator.set_state(state["loader_rng"])
     return int(state["iteration"]), state.get("extra", {})
+
+
+def _python_state_to_plain(state: tuple) -> dict:
+    version, internal, gauss = state
+    return {"version": version, "internal": torch.tensor(internal, dtype=torch.int64),
+            "gauss": gauss if gauss is not None else float("nan")}
+
+
+def _python_state_from_plain(plain: dict) -> tuple:
+    gauss = plain["gauss"]
+    return plain["version"], tuple(int(v) for v in plain["internal"].tolist()), None if gauss != gauss else gauss
+
+
+def save_run_config(cfg: TrainConfig) -> Path:
+    """The run's whole config as JSON beside its checkpoints, so a weights file can be traced to its recipe."""
+    run_dir = cfg.resolve(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 class StepLoop:

@@ -75,7 +75,7 @@ def train_codebook(cfg: TrainConfig, device: torch.device, resume: bool = False,
                   for p in part.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
-    start, _ = load_state(run_dir, {"model": model}, optimizer) if resume else (0, {})
+    start, _ = load_state(run_dir, {"model": model}, optimizer, loader) if resume else (0, {})
     restart_every = int(cfg.loss.get("restart_every", 100))
     restarters = [DeadCodeRestarter(book, restart_every) for book in (model.common_codebook, model.hq_codebook)
                   if isinstance(book, VectorQuantizer)]
@@ -106,7 +106,7 @@ def train_codebook(cfg: TrainConfig, device: torch.device, resume: bool = False,
                 "codebook": float(codebook), "restarted": float(restarted), **usage.summary()}
 
     def checkpoint(iteration: int) -> None:
-        save_state(run_dir, iteration, {"model": model}, optimizer)
+        save_state(run_dir, iteration, {"model": model}, optimizer, loader=loader)
         save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=False, metadata={
             "stage": "I", "stage_I_iterations": iteration, "batch_size": cfg.batch_size,
             "train_faces": len(faces.paths), "held_out_faces": len(held_out),

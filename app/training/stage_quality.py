@@ -41,7 +41,7 @@ def train_quality(cfg: TrainConfig, device: torch.device, resume: bool = False,
     for parameter in trainable:
         parameter.requires_grad_(True)
     optimizer = torch.optim.Adam(trainable, lr=cfg.learning_rate, betas=(0.9, 0.99))
-    start, _ = load_state(run_dir, {"model": model}, optimizer) if resume else (0, {})
+    start, _ = load_state(run_dir, {"model": model}, optimizer, loader) if resume else (0, {})
     weights = {"feature": 1.0, "ce": 0.5, "reward": 0.5, **cfg.loss}
 
     def step(batch: dict) -> dict:
@@ -63,7 +63,7 @@ def train_quality(cfg: TrainConfig, device: torch.device, resume: bool = False,
                 "accuracy": losses["accuracy"].item()}
 
     def checkpoint(iteration: int) -> None:
-        save_state(run_dir, iteration, {"model": model}, optimizer)
+        save_state(run_dir, iteration, {"model": model}, optimizer, loader=loader)
         save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
             **info.metadata, "stage": "III", "stage_III_iterations": iteration,
             "stage_III_batch_size": cfg.batch_size, "reward_model": reward_stats})

@@ -21,8 +21,10 @@ import torch
 from torch.nn import functional as F
 
 from app.model import IQPFR, load_checkpoint, save_checkpoint
+from app.training.adversarial import (PatchDiscriminator, adaptive_weight, diff_augment, discriminator_hinge,
+                                      generator_hinge)
 from app.training.config import TrainConfig
-from app.training.data import FaceDataset, to_tensor
+from app.training.data import FaceDataset, SoftTargetConfig, to_tensor
 from app.training.degradation import DegradationConfig, PhotometricConfig
 from app.training.loop import (StepLoop, autocast, endless, load_state, make_loader, save_state, seed_everything,
                                training_faces)
@@ -94,6 +96,15 @@ def sample_fidelity(batch_size: int, generator: torch.Generator, full: float, ze
     return w.view(-1, 1, 1, 1)
 
 
+def stage_one_encoder(cfg: TrainConfig, model: IQPFR, device: torch.device) -> torch.nn.Module:
+    """A frozen copy of the encoder whose codes are the targets: the Stage I encoder, from
+    `codebook_weights` when set (fine-tuning a Stage II model), else from the weights being trained."""
+    source = model
+    if cfg.codebook_weights:
+        source, _ = load_checkpoint(cfg.resolve(cfg.codebook_weights), device)
+    return copy.deepcopy(source.encoder).eval().requires_grad_(False)
+
+
 def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = False,
                       max_minutes: float | None = None, show_progress: bool = True) -> Path:
     seed_everything(cfg.seed)
@@ -101,10 +112,12 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
         raise ValueError("this stage needs init_weights: the Stage I weights file")
     model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
     faces, held_out = training_faces(cfg, model.cfg.image_size)
+    soft_share = float(cfg.loss.get("soft_targets", 0.0))
     dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed,
-                          photometric=PhotometricConfig(), mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)))
+                          photometric=PhotometricConfig(), mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
+                          soft_targets=SoftTargetConfig(probability=soft_share) if soft_share > 0 else None)
     loader = make_loader(dataset, cfg)
-    target_encoder = copy.deepcopy(model.encoder).eval().requires_grad_(False)
+    target_encoder = stage_one_encoder(cfg, model, device)
     model.train()
     for part in (model.common_codebook, model.hq_codebook):
         part.requires_grad_(False)
@@ -114,7 +127,10 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
               {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))}]
     optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
-    start, _ = load_state(run_dir, {"model": model}, optimizer) if resume else (0, {})
+    adversarial = Adversary(cfg, device)
+    modules = {"model": model, **adversarial.modules()}
+    start, extra = load_state(run_dir, modules, optimizer, loader) if resume else (0, {})
+    adversarial.load(extra)
     weights = {"feature": 1.0, "ce": 0.5, "image": 1.0, "l1": 1.0, "edge": 0.5, "ssim": 0.5, "frequency": 1.0,
                **cfg.loss}
     fidelity_draws = torch.Generator().manual_seed(cfg.seed + start)
@@ -139,21 +155,79 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
         ce = (model.common_codebook.index_loss(prediction.common_logits.float(), target_common)
               + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq))
         image, terms = reconstruction_losses(output, clean, weights)
-        loss = weights["feature"] * feature + weights["ce"] * ce + weights["image"] * image
+        image = weights["image"] * image
+        generator_term, gan_logs = adversarial.generator_loss(output, image, model.decoder.blocks[-1].weight)
+        loss = weights["feature"] * feature + weights["ce"] * ce + image + generator_term
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        gan_logs.update(adversarial.train_discriminator(clean, output.detach()))
         usage.add(common=prediction.common_indices, hq=prediction.hq_indices)
         return {"feature": feature.item(), "ce": ce.item(), "l1": terms["l1"].item(),
                 "ssim": 1 - terms["ssim"].item(),
                 "accuracy": (prediction.common_indices == target_common).float().mean().item(),
-                **usage.summary()}
+                **gan_logs, **usage.summary()}
 
     def checkpoint(iteration: int) -> None:
-        save_state(run_dir, iteration, {"model": model}, optimizer)
+        save_state(run_dir, iteration, modules, optimizer, extra=adversarial.state(), loader=loader)
         save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
             **info.metadata, "stage": "II", "stage_II_iterations": iteration,
             "stage_II_batch_size": cfg.batch_size, "codebook_usage_stage_II_predicted": usage.summary()})
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
     return cfg.resolve(cfg.output_weights)
+
+
+class Adversary:
+    """The optional PatchGAN term (`adversarial` > 0 in [loss]): the discriminator trains from this
+    run's first step; the generator feels it after `adversarial_start` steps, with VQGAN's adaptive
+    weight times `adversarial`."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.base = float(cfg.loss.get("adversarial", 0.0))
+        self.start = int(cfg.loss.get("adversarial_start", 0))
+        self.steps = 0
+        self.augment_draws = torch.Generator().manual_seed(cfg.seed + 7)
+        self.discriminator = PatchDiscriminator().to(device).train() if self.base > 0 else None
+        self.optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9))
+                          if self.discriminator is not None else None)
+
+    def modules(self) -> dict:
+        return {"discriminator": self.discriminator} if self.discriminator is not None else {}
+
+    def state(self) -> dict:
+        if self.optimizer is None:
+            return {}
+        return {"discriminator_optimizer": self.optimizer.state_dict(), "adversary_steps": self.steps}
+
+    def load(self, extra: dict) -> None:
+        if self.optimizer is not None and "discriminator_optimizer" in extra:
+            self.optimizer.load_state_dict(extra["discriminator_optimizer"])
+            self.steps = int(extra.get("adversary_steps", 0))
+
+    def generator_loss(self, output: torch.Tensor, reconstruction: torch.Tensor,
+                       last_layer: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        if self.discriminator is None or self.steps < self.start:
+            return output.new_zeros(()), {}
+        self.discriminator.requires_grad_(False)
+        with autocast(self.cfg, self.device):
+            logits = self.discriminator(diff_augment(output.float(), self.augment_draws))
+        self.discriminator.requires_grad_(True)
+        adversarial = generator_hinge(logits.float())
+        weight = adaptive_weight(reconstruction, adversarial, last_layer, self.base)
+        return weight * adversarial, {"g_adv": adversarial.item(), "adv_weight": weight.item()}
+
+    def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
+        if self.discriminator is None:
+            return {}
+        self.steps += 1
+        with autocast(self.cfg, self.device):
+            both = diff_augment(torch.cat([real, fake.float()]), self.augment_draws)
+            logits = self.discriminator(both).float()
+        real_logits, fake_logits = logits.chunk(2)
+        loss = discriminator_hinge(real_logits, fake_logits)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"d_loss": loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
