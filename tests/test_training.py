@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,7 +11,7 @@ from app.cli import main
 from app.errors import TrainingSetupError
 from app.model import load_checkpoint
 from app.training.config import load_config
-from app.training.data import (FaceDataset, ScoredFaces, ensemble_prior, is_held_out, list_faces, quantile_map,
+from app.training.data import (FaceDataset, ScoredFaces, ensemble_prior, is_held_out, list_faces, load_face, quantile_map,
                                 read_score_table, score_faces, split)
 from app.training.degradation import DegradationConfig, PhotometricConfig, degrade, faded_sepia, photometric, to_grey
 from conftest import SHARED_DATA, shared
@@ -67,9 +68,22 @@ def test_degradation_is_deterministic_and_destroys_detail():
 
 
 def test_degradation_scales_with_face_size():
-    cfg = DegradationConfig()
-    face = np.full((64, 64, 3), 128, np.uint8)
-    assert degrade(face, np.random.default_rng(0), cfg).shape == (64, 64, 3)
+    """The same draw damages a face by the same share of its size: a 512-px face degraded and then
+    shrunk to 128 px looks like the 128-px face degraded (were the ranges not scaled, the small face
+    would get four times the blur and downsampling)."""
+    cfg = DegradationConfig(noise_sigma=(0.0, 0.0), jpeg_quality=(99, 100))
+    face = load_face(list_faces([shared(SHARED_DATA / "train" / "celebahq")])[0], 512)
+    small_face = cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA)
+
+    def detail(image):
+        return np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+    for seed in range(4):
+        small = degrade(small_face, np.random.default_rng(seed), cfg)
+        large = cv2.resize(degrade(face, np.random.default_rng(seed), cfg), (128, 128), interpolation=cv2.INTER_AREA)
+        assert small.shape == (128, 128, 3)
+        assert detail(small) == pytest.approx(detail(large), rel=0.25)
+        assert np.abs(small.astype(float) - large.astype(float)).mean() < 6
 
 
 def test_split_is_stable_and_disjoint():
