@@ -230,3 +230,31 @@ def test_restore_keeps_a_grey_face_grey_unless_asked_not_to():
     free = model.restore(grey, 0.9, keep_colour=False).image
     assert broad_colour(free) > 0.02 and broad_colour(kept) < 0.1 * broad_colour(free)
     assert (kept.amax(1) - kept.amin(1)).max() < 1e-4          # not a single coloured speck
+
+
+def test_quality_fusion_is_added_without_changing_outputs_and_lets_the_score_reach_the_decoder(tmp_path):
+    from dataclasses import replace
+
+    from app.model.iqpfr import with_quality_fusion
+
+    torch.manual_seed(0)
+    model = IQPFR(TINY_FSQ).eval()
+    with torch.no_grad():
+        for conv in (model.decoder.fusion["32"].scale, model.decoder.fusion["32"].shift):
+            conv.weight.normal_(std=0.05)
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    upgraded = with_quality_fusion(model).eval()
+    assert upgraded.cfg.quality_fusion and not model.cfg.quality_fusion
+    torch.testing.assert_close(upgraded.restore(images, 0.1, fidelity=1.0).image,
+                               model.restore(images, 0.1, fidelity=1.0).image)
+    encoded = upgraded.encode(images)
+    low_before, high_before = (upgraded.restore_from_features(encoded, q, fidelity=1.0).image for q in (0.1, 0.9))
+    with torch.no_grad():
+        upgraded.decoder.fusion["32"].quality.weight[1].normal_(std=0.5)   # bin 1 learns something
+    low, high = (upgraded.restore_from_features(encoded, q, fidelity=1.0).image for q in (0.1, 0.9))
+    assert (low - low_before).abs().mean() > 1e-3      # the score reaches the decoder ...
+    torch.testing.assert_close(high, high_before)       # ... through its own bin only
+    path = save_checkpoint(upgraded, tmp_path / "q.pt", trained=True)
+    loaded, _ = load_checkpoint(path)
+    torch.testing.assert_close(loaded.restore(images, 0.1, fidelity=1.0).image, low)
+    assert not IQPFR(replace(TINY_FSQ)).cfg.quality_fusion     # files written before it load unchanged

@@ -56,9 +56,10 @@ class Encoder(nn.Module):
 class FidelityFusion(nn.Module):
     """CodeFormer's controllable feature transformation at one decoder scale:
     out = dec + w·(dec·scale + shift), with scale and shift from a ResBlock over concat(enc, dec).
-    The last convs start at zero, so an untrained fusion leaves the decoder unchanged."""
+    With `quality_bins`, the quality bin adds a learned per-channel term to scale and shift.
+    The last convs and the bin terms start at zero, so an untrained fusion leaves the decoder unchanged."""
 
-    def __init__(self, encoder_channels: int, decoder_channels: int) -> None:
+    def __init__(self, encoder_channels: int, decoder_channels: int, quality_bins: int = 0) -> None:
         super().__init__()
         self.merge = ResBlock(encoder_channels + decoder_channels, decoder_channels)
         self.scale = nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1)
@@ -66,10 +67,18 @@ class FidelityFusion(nn.Module):
         for conv in (self.scale, self.shift):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
+        self.quality = nn.Embedding(quality_bins, 2 * decoder_channels) if quality_bins else None
+        if self.quality is not None:
+            nn.init.zeros_(self.quality.weight)
 
-    def forward(self, decoded: torch.Tensor, encoded: torch.Tensor, weight: float | torch.Tensor) -> torch.Tensor:
+    def forward(self, decoded: torch.Tensor, encoded: torch.Tensor, weight: float | torch.Tensor,
+                quality_bins: torch.Tensor | None = None) -> torch.Tensor:
         h = self.merge(torch.cat([encoded, decoded], 1))
-        return decoded + weight * (decoded * self.scale(h) + self.shift(h))
+        scale, shift = self.scale(h), self.shift(h)
+        if self.quality is not None and quality_bins is not None:
+            bin_scale, bin_shift = self.quality(quality_bins.to(decoded.device))[..., None, None].chunk(2, dim=1)
+            scale, shift = scale + bin_scale, shift + bin_shift
+        return decoded + weight * (decoded * scale + shift)
 
 
 class Decoder(nn.Module):
@@ -86,17 +95,18 @@ class Decoder(nn.Module):
         self.head_start = len(blocks)
         blocks += [group_norm(current), nn.SiLU(), nn.Conv2d(current, 3, 3, padding=1)]
         self.blocks = nn.Sequential(*blocks)
-        self.fusion = nn.ModuleDict({str(r): FidelityFusion(cfg.level_channels(r), cfg.level_channels(r))
+        bins = cfg.quality_bins if cfg.quality_fusion else 0
+        self.fusion = nn.ModuleDict({str(r): FidelityFusion(cfg.level_channels(r), cfg.level_channels(r), bins)
                                      for r in cfg.fidelity_scales})
 
     def forward(self, z: torch.Tensor, skips: dict[int, torch.Tensor] | None = None,
-                fidelity: float | torch.Tensor = 0.0) -> torch.Tensor:
+                fidelity: float | torch.Tensor = 0.0, quality_bins: torch.Tensor | None = None) -> torch.Tensor:
         use_fusion = skips is not None and len(self.fusion) > 0 and (
             torch.is_tensor(fidelity) or fidelity > 0)
         for index, block in enumerate(self.blocks):
             if use_fusion and (isinstance(block, Upsample) or index == self.head_start):
                 key = str(z.shape[-1])
                 if key in self.fusion:
-                    z = self.fusion[key](z, skips[z.shape[-1]], fidelity)
+                    z = self.fusion[key](z, skips[z.shape[-1]], fidelity, quality_bins)
             z = block(z)
         return z

@@ -20,6 +20,9 @@ class IQPFRConfig:
     cannot collapse; ``"vq"`` is the nearest-neighbour codebook of weights format 1.
     ``fidelity_scales``: decoder resolutions that receive encoder features through
     CodeFormer's controllable feature transformation (empty = codes only, as in format 1).
+    ``quality_fusion``: the quality bin also adds a learned per-channel scale and shift inside each
+    fusion, so the quality score reaches the decoder's fine detail, not only the codes (off in files
+    written before it existed; those load unchanged).
     """
 
     image_size: int = 128
@@ -42,6 +45,7 @@ class IQPFRConfig:
     transformer_mlp_ratio: int = 2
     dropout: float = 0.0
     fidelity_scales: tuple[int, ...] = (32, 64, 128)
+    quality_fusion: bool = False      # the quality bin also modulates the fidelity fusion (per channel)
 
     def __post_init__(self) -> None:
         downsample = 2 ** (len(self.channel_multipliers) - 1)

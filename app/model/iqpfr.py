@@ -3,7 +3,7 @@ with a controllable fidelity path from the encoder (CodeFormer's CFT)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -12,7 +12,7 @@ from app.model.autoencoder import Decoder, Encoder
 from app.model.codebook import make_codebook
 from app.model.colour import keep_input_tone
 from app.model.config import IQPFRConfig
-from app.model.transformer import CodePrediction, QualityConditionedCodePredictor
+from app.model.transformer import CodePrediction, QualityConditionedCodePredictor, quality_to_bin
 
 
 @dataclass
@@ -79,10 +79,15 @@ class IQPFR(nn.Module):
         return self.common_codebook.lookup(common_indices, grid) + weight * self.hq_codebook.lookup(hq_indices, grid)
 
     def decode(self, codes: torch.Tensor, encoded: EncodedFaces | None = None,
-               fidelity: float | torch.Tensor = 0.0) -> torch.Tensor:
+               fidelity: float | torch.Tensor = 0.0, quality: torch.Tensor | float | None = None) -> torch.Tensor:
         """Decoder over fused code features; with `encoded` and fidelity w > 0 the encoder's level
-        features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained)."""
-        return self.decoder(codes, encoded.skips if encoded is not None else None, fidelity)
+        features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained), modulated
+        by the quality bin when the model has `quality_fusion`."""
+        bins = None
+        if quality is not None and self.cfg.quality_fusion:
+            bins = quality_to_bin(quality, self.cfg.quality_bins).to(codes.device)
+            bins = bins.expand(codes.shape[0]) if bins.ndim == 0 else bins
+        return self.decoder(codes, encoded.skips if encoded is not None else None, fidelity, bins)
 
     def decode_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor,
                      hq_weight: float | None = None) -> torch.Tensor:
@@ -96,7 +101,7 @@ class IQPFR(nn.Module):
         a face, nor colourise a grey one."""
         prediction = self.predict_codes(encoded.features, quality)
         common, hq = prediction.common_indices, prediction.hq_indices
-        image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity)
+        image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity, quality)
         if keep_colour and encoded.images is not None:
             size = self.cfg.image_size
             image = keep_input_tone(image.float(), encoded.images.float(), luma_sigma=size / 20, chroma_sigma=size / 64)
@@ -106,3 +111,15 @@ class IQPFR(nn.Module):
     def restore(self, images: torch.Tensor, quality: float, fidelity: float = 0.0,
                 hq_weight: float | None = None, keep_colour: bool = True) -> Restoration:
         return self.restore_from_features(self.encode(images), quality, fidelity, hq_weight, keep_colour)
+
+
+def with_quality_fusion(model: IQPFR) -> IQPFR:
+    """A copy of a model without `quality_fusion`, with it added: every weight kept, the new
+    per-bin fusion terms at zero, so its outputs are unchanged until it is trained."""
+    if model.cfg.quality_fusion:
+        return model
+    upgraded = IQPFR(replace(model.cfg, quality_fusion=True)).to(next(model.parameters()).device)
+    missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.endswith(".quality.weight") for key in missing):
+        raise ValueError(f"cannot add quality fusion: unexpected {unexpected}, missing {missing}")
+    return upgraded

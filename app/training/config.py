@@ -35,7 +35,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 200
-    model: dict = field(default_factory=dict)   # IQPFRConfig overrides (Stage I only)
+    model: dict = field(default_factory=dict)   # IQPFRConfig (Stage I); Stage II honours quality_fusion
     loss: dict = field(default_factory=dict)    # stage-specific loss weights
 
     def resolve(self, path: str | None) -> Path | None:

@@ -21,6 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from app.model import IQPFR, load_checkpoint, save_checkpoint
+from app.model.iqpfr import with_quality_fusion
 from app.training.adversarial import (PatchDiscriminator, adaptive_weight, diff_augment, discriminator_hinge,
                                       generator_hinge)
 from app.training.config import TrainConfig
@@ -111,6 +112,8 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
     if not cfg.init_weights:
         raise ValueError("this stage needs init_weights: the Stage I weights file")
     model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
+    if cfg.model.get("quality_fusion") and not model.cfg.quality_fusion:
+        model = with_quality_fusion(model)
     faces, held_out = training_faces(cfg, model.cfg.image_size)
     soft_share = float(cfg.loss.get("soft_targets", 0.0))
     dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed,
@@ -150,7 +153,7 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
                 codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
             fidelity = sample_fidelity(clean.shape[0], fidelity_draws, float(cfg.loss.get("fidelity_full", 0.5)),
                                        float(cfg.loss.get("fidelity_zero", 0.15))).to(device)
-            output = model.decode(codes, encoded, fidelity)
+            output = model.decode(codes, encoded, fidelity, prior)
         feature = F.mse_loss(prediction.conditioned_features.float(), target_features)
         ce = (model.common_codebook.index_loss(prediction.common_logits.float(), target_common)
               + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq))
@@ -170,8 +173,10 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
 
     def checkpoint(iteration: int) -> None:
         save_state(run_dir, iteration, modules, optimizer, extra=adversarial.state(), loader=loader)
+        counts = ({"finetune_iterations": [*info.metadata.get("finetune_iterations", []), iteration]}
+                  if cfg.codebook_weights else {"stage_II_iterations": iteration})
         save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
-            **info.metadata, "stage": "II", "stage_II_iterations": iteration,
+            **info.metadata, "stage": "II", **counts,
             "stage_II_batch_size": cfg.batch_size, "codebook_usage_stage_II_predicted": usage.summary()})
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
