@@ -125,9 +125,13 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
     for part in (model.common_codebook, model.hq_codebook):
         part.requires_grad_(False)
     decoder_base = [p for n, p in model.decoder.named_parameters() if not n.startswith("fusion.")]
-    groups = [{"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters())
-               + list(model.decoder.fusion.parameters())},
+    fusion_quality = [p for n, p in model.decoder.fusion.named_parameters() if n.endswith(".quality.weight")]
+    fusion_rest = [p for n, p in model.decoder.fusion.named_parameters() if not n.endswith(".quality.weight")]
+    groups = [{"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters()) + fusion_rest},
               {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))}]
+    if fusion_quality:    # per-bin terms start at zero and get few samples per bin: a faster rate
+        groups.append({"params": fusion_quality,
+                       "lr": cfg.learning_rate * float(cfg.loss.get("quality_fusion_lr_scale", 1.0))})
     optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
     adversarial = Adversary(cfg, device)
