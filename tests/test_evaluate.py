@@ -153,7 +153,7 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     out, sheet = tmp_path / "eval" / "result.json", tmp_path / "eval" / "sheet.png"
     code = main(["evaluate", "--weights", str(weights), "--compare-weights", str(previous), "--config", str(config),
                  "--test-data", str(shared(TEST_DATA)), "--max-faces", "3", "--out", str(out),
-                 "--contact-sheet", str(sheet), "--device", "cpu"])
+                 "--contact-sheet", str(sheet), "--device", "cpu", "--codebook-weights", str(previous)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads(out.read_text())
@@ -174,7 +174,8 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     reference = synthetic[0]
     assert reference["method"].startswith("clean face") and reference["delta_e_clean"] == 0
     assert reference["psnr"] == float("inf")
-    assert any(r["method"].startswith("nearest-code") for r in synthetic)
+    assert [r["method"] for r in synthetic if r["method"].startswith("nearest-code")] == [
+        "nearest-code reconstruction of the clean face (Stage I encoder from old.pt)"]
     fidelity = {r["fidelity"]: r for r in synthetic if r.get("model") == "IQPFR" and r["quality"] == 0.9}
     assert fidelity[0.0]["psnr"] != fidelity[1.0]["psnr"]    # the sweep really varies the fidelity
 
@@ -189,3 +190,13 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     assert image is not None and image.shape[1] == columns * 130 + 2
     assert image.shape[0] > 6 * 130      # 3 real + 3 synthetic rows under a header and two titles
     assert result["contact_sheet"] == str(sheet)
+
+
+def test_codebook_row_needs_a_stage_one_encoder(tmp_path):
+    from app.model import load_checkpoint
+    from app.training.evaluate import stage_one_model
+
+    for stage, has_row in (("II", False), ("I", True)):
+        model, info = load_checkpoint(_tiny_weights(tmp_path / f"{stage}.pt", (32,), {"stage": stage}, 0))
+        chosen, label = stage_one_model(model, info, None, torch.device("cpu"))
+        assert (chosen is model) == has_row and (label == "this model's encoder") == has_row
