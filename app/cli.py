@@ -1,4 +1,4 @@
-"""Command line: `iqpfr restore`, `iqpfr batch`, `iqpfr score`."""
+"""Command line: `iqpfr restore`, `iqpfr batch`, `iqpfr score`, `iqpfr models` (and training tools)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from app import __version__
-from app.errors import StudioError
+from app.errors import PhotoTooSmallError, StudioError, printable
 from app.faces import DETECTOR_NAMES
 from app.pipeline import DEFAULT_QUALITY
+from app.training.config import STAGE_NAMES
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_FACES = 0, 1, 3
-TRAIN_STAGES = ("codebook", "transformer", "quality")
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
 
 
 def _quality(text: str) -> float:
@@ -37,12 +38,31 @@ def _fidelity(text: str) -> float:
     return value
 
 
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"strength must be a number between 0 (the original face) and "
+                                         f"1 (fully restored), not {text!r}")
+    return value
+
+
+MODEL_HELP = ("face restorer: iqpfr (default), an installed public model (gfpgan-1.4, gfpgan-1.3, restoreformer, "
+              "codeformer; see `iqpfr models list`) or a model file (GFPGAN, RestoreFormer, CodeFormer)")
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="NAME|FILE", help=MODEL_HELP)
     parser.add_argument("--quality", type=_quality, default=DEFAULT_QUALITY,
-                        help="target quality score 0..1 that conditions the Transformer (default %(default)s)")
+                        help="IQPFR: target quality score 0..1 that conditions the Transformer (default %(default)s)")
     parser.add_argument("--fidelity", type=_fidelity, default=None, metavar="W",
-                        help="0..1: 0 = more restoration (codebook only), 1 = closer to the original "
+                        help="IQPFR and CodeFormer, 0..1: 0 = more restoration, 1 = closer to the original "
                              "(keeps its structure and identity); default: the model's stored default")
+    parser.add_argument("--strength", type=_strength, default=None, metavar="S",
+                        help="GFPGAN and RestoreFormer, 0..1: blend of the restored face with the original "
+                             "(0 = the original, 1 = fully restored; default 1)")
     parser.add_argument("--weights", help="IQPFR weights file (default: the installed default model)")
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn", help="face detector")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
@@ -69,13 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("file", type=Path)
     score.add_argument("--metric", default="piqe", help="pyiqa NR metric (default piqe, needs no weights)")
     score.add_argument("--faces", action="store_true", help="also score each detected, aligned face")
+    score.add_argument("--model", metavar="NAME|FILE",
+                       help="also restore the photo with this model (default settings) and score the result; "
+                            "with --faces, each face before → after. " + MODEL_HELP)
+    score.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda (with --model)")
+
+    from app.cli_models import add_models_parser
+
+    add_models_parser(commands)
 
     train = commands.add_parser("train", help="train one IQPFR stage (codebook → transformer → quality)")
-    train.add_argument("stage", choices=TRAIN_STAGES)
+    train.add_argument("stage", choices=STAGE_NAMES)
     train.add_argument("--config", type=Path, help="TOML config (default: configs/train_STAGE.toml)")
     train.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last.pt")
     train.add_argument("--iterations", type=int, help="override the config's iteration count")
+    train.add_argument("--init-weights", help="override the config's init_weights (the previous stage's file)")
+    train.add_argument("--run-dir", help="override the config's run folder (weights go to RUN_DIR/weights.pt)")
     train.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
     train.add_argument("--no-progress", action="store_true")
 
@@ -94,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="PNG of inputs and outputs side by side (default %(default)s)")
     evaluate.add_argument("--max-faces", type=int,
                           help="measure at most this many faces per set, spread evenly (quick checks)")
+    evaluate.add_argument("--codebook-weights", type=Path,
+                          help="Stage I weights, for the codebook's reconstruction row when --weights is Stage II")
     evaluate.add_argument("--device", default="auto")
 
     prepare = commands.add_parser("prepare-faces", help="re-align a folder of face chips to the FFHQ template "
@@ -108,22 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
 def _make_restorer(args: argparse.Namespace):
     from app.pipeline import FaceRestorer
 
-    restorer = FaceRestorer.create(args.weights, args.detector, args.device)
+    restorer = FaceRestorer.create(args.weights, args.detector, args.device, model=args.model)
     if not restorer.model_info.trained or restorer.model_info.note:
         print(f"warning: {restorer.model_info.describe()}", file=sys.stderr)
     if args.fidelity is not None and not restorer.has_fidelity:
-        print("note: this model has no fidelity path (older weights format); --fidelity is ignored",
-              file=sys.stderr)
+        if restorer.has_quality_score:
+            print("note: this model has no fidelity path (older weights format); --fidelity is ignored",
+                  file=sys.stderr)
+        else:
+            print("note: this model has no fidelity control (its setting is --strength); --fidelity is ignored",
+                  file=sys.stderr)
+    if args.strength is not None and not restorer.has_strength:
+        print("note: --strength is for GFPGAN and RestoreFormer; this model ignores it", file=sys.stderr)
     return restorer
 
 
-def _settings_text(restorer, quality: float, fidelity: float | None) -> str:
+def _settings_text(restorer, quality: float, fidelity: float | None, strength: float | None = None) -> str:
     """'quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
+    if restorer.has_strength:
+        return f"strength {1.0 if strength is None else strength:.2f}"
+    parts = [f"quality {quality:.2f}"] if restorer.has_quality_score else []
     if not restorer.has_fidelity:
-        return f"quality {quality:.2f} (this model has no fidelity control)"
+        return f"{parts[0]} (this model has no fidelity control)" if parts else "the model's only setting"
     if fidelity is None:
-        return f"quality {quality:.2f}, fidelity {restorer.default_fidelity:.2f} (the model's default)"
-    return f"quality {quality:.2f}, fidelity {fidelity:.2f}"
+        parts.append(f"fidelity {restorer.default_fidelity:.2f} (the model's default)")
+    else:
+        parts.append(f"fidelity {fidelity:.2f}")
+    return ", ".join(parts)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -133,15 +176,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise StudioError("OUT is the input file; originals are never overwritten. Choose another name.")
     photo = load_photo(args.input)
     restorer = _make_restorer(args)
-    restored = restorer.restore(photo, args.quality, args.fidelity)
+    restored = restorer.restore(photo, args.quality, args.fidelity, strength=args.strength)
     if not restored.restored_faces:
-        print(f"No faces found in '{args.input.name}'; nothing written.", file=sys.stderr)
+        print(_printable(f"No faces found in '{args.input.name}'; nothing written."), file=sys.stderr)
         return EXIT_NO_FACES
     save_photo(restored.photo, args.output, overwrite=args.overwrite)
     for note in restored.photo.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"Restored {len(restored.restored_faces)} face(s) at "
-          f"{_settings_text(restorer, args.quality, args.fidelity)} → {args.output}")
+        print(_printable(f"note: {note}"), file=sys.stderr)
+    for warning in restored.photo.warnings:
+        print(_printable(f"warning: {warning}"), file=sys.stderr)
+    print(_printable(f"Restored {len(restored.restored_faces)} face(s) at "
+                     f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)} → {args.output}"))
     return EXIT_OK
 
 
@@ -159,7 +204,7 @@ class _ProgressBar:
 
             self.bar = tqdm(total=total, unit=self.unit, file=sys.stderr)
         self.bar.n = done
-        self.bar.set_postfix_str(path.name if done < total else "done")
+        self.bar.set_postfix_str(_printable(path.name) if done < total else "done")
         self.bar.refresh()
 
     def close(self) -> None:
@@ -168,20 +213,49 @@ class _ProgressBar:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from app.batch import FAILED, REPORT_NAME, run_batch
+    from app.batch import BatchInterrupted, run_batch
 
     restorer = _make_restorer(args)
     progress = _ProgressBar("photo", enabled=not args.no_progress)
 
-    print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity)}", file=sys.stderr)
-    report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress,
-                       fidelity=args.fidelity)
+    print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}", file=sys.stderr)
+    try:
+        report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress,
+                           fidelity=args.fidelity, strength=args.strength)
+    except BatchInterrupted as stop:
+        progress.close()
+        _print_batch_report(stop.report)
+        return EXIT_INTERRUPTED
     progress.close()
+    return _print_batch_report(report)
+
+
+_MAX_LISTED = 100  # the report lists every file; the terminal gets the first ones
+
+
+def _print_batch_report(report) -> int:
+    """Per-file problems on stderr, the summary on stdout; EXIT_ERROR when the report could not be written."""
+    from app.batch import FAILED, REPORT_NAME, SKIPPED
+
     for item in report.items:
-        if item.status == FAILED:
-            print(f"skipped {item.source}: {item.message}", file=sys.stderr)
-    print(f"{report.summary()}. Report: {Path(args.output_dir) / REPORT_NAME}")
-    return EXIT_OK
+        if item.status in (FAILED, SKIPPED):
+            print(_printable(f"skipped {item.source}: {item.message}"), file=sys.stderr)
+    for item in report.not_processed[:_MAX_LISTED]:
+        print(_printable(f"not processed {item.path}: {item.reason}"), file=sys.stderr)
+    if len(report.not_processed) > _MAX_LISTED:
+        print(f"… and {len(report.not_processed) - _MAX_LISTED} more not processed, listed in the report",
+              file=sys.stderr)
+    if report.write_error:
+        print(_printable(f"error: {report.summary()}."), file=sys.stderr)
+        return EXIT_ERROR
+    print(_printable(f"{report.summary()}. Report: {Path(report.output_dir) / REPORT_NAME}"))
+    return EXIT_INTERRUPTED if report.interrupted else EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """`text` with undecodable file-name bytes and control characters (ANSI escapes) shown as escapes,
+    so printing it never fails and never drives the terminal."""
+    return printable(text)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -189,13 +263,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     from app.quality import QualityScorer
 
     photo = load_photo(args.file)
+    for warning in photo.warnings:
+        print(_printable(f"warning: {warning}"), file=sys.stderr)
     scorer = QualityScorer(args.metric)
-    print(f"{args.file.name}: {scorer.score(photo.rgb8()).label()}")
+    print(_printable(f"{args.file.name}: {scorer.score(photo.rgb8()).label()}"))
+    if args.model is not None:
+        return _score_restored(args, photo, scorer)
     if args.faces:
         from app.faces import align_face, create_detector, detect_faces
 
         rgb = photo.rgb8()
-        faces = detect_faces(create_detector("mtcnn"), rgb)
+        try:
+            faces = detect_faces(create_detector("mtcnn"), rgb)
+        except PhotoTooSmallError as exc:
+            print(f"  no faces: {exc}")
+            return EXIT_OK
         if not faces:
             print("  no faces found")
         for number, face in enumerate(faces, 1):
@@ -204,23 +286,41 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import importlib
+def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
+    """Scores of the photo restored by `--model` (faces aligned at that model's face size)."""
+    from app.pipeline import FaceRestorer
 
+    restorer = FaceRestorer.create(None, "mtcnn", args.device, model=args.model)
+    prepared = restorer.prepare(photo)
+    result = restorer.restore_prepared(prepared)
+    print(f"restored with {restorer.model_info.name()} ({_settings_text(restorer, result.quality, None)}): "
+          f"{scorer.score(result.photo.rgb8()).label()}")
+    if args.faces:
+        if not prepared.faces:
+            print("  no faces found")
+        for number, (face, restored) in enumerate(zip(prepared.faces, result.restored_faces, strict=True), 1):
+            print(f"  face {number}: before {scorer.score(face.aligned.image).label()} · "
+                  f"after {scorer.score(restored).label()}")
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from app.device import describe_device, resolve_device
     from app.paths import install_root
     from app.training.config import load_config
 
     config_path = args.config or install_root() / "configs" / f"train_{args.stage}.toml"
-    cfg = load_config(config_path, {"iterations": args.iterations})
+    overrides = {"iterations": args.iterations, "init_weights": args.init_weights, "run_dir": args.run_dir,
+                 "output_weights": str(Path(args.run_dir) / "weights.pt") if args.run_dir else None}
+    cfg = load_config(config_path, overrides)
     if cfg.stage != args.stage:
         raise StudioError(f"{config_path} configures stage '{cfg.stage}', not '{args.stage}'.")
     device = resolve_device(args.device)
     print(f"Training stage '{args.stage}' on {describe_device(device)} for {cfg.iterations} iterations "
           f"(config {config_path})", file=sys.stderr)
-    module = importlib.import_module(f"app.training.stage_{args.stage}")
-    weights = getattr(module, f"train_{args.stage}")(cfg, device, args.resume, args.max_minutes,
-                                                     not args.no_progress)
+    from app.training.stages import run_stage
+
+    weights = run_stage(cfg, device, args.resume, args.max_minutes, not args.no_progress)
     print(f"Weights written to {weights}")
     return EXIT_OK
 
@@ -236,7 +336,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.max_faces is not None and args.max_faces < 1:
         raise StudioError("--max-faces must be at least 1.")
     result = evaluate(args.weights, cfg, test_root, resolve_device(args.device), compare_weights=args.compare_weights,
-                      contact_sheet_path=args.contact_sheet, max_faces=args.max_faces)
+                      contact_sheet_path=args.contact_sheet, max_faces=args.max_faces,
+                      codebook_weights=args.codebook_weights)
     print(write_report(result, args.out))
     print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)
     return EXIT_OK
@@ -260,19 +361,25 @@ def cmd_prepare_faces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from app.cli_models import run_models_command
+
+    return run_models_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     handler = {"restore": cmd_restore, "batch": cmd_batch, "score": cmd_score, "train": cmd_train,
-               "evaluate": cmd_evaluate, "prepare-faces": cmd_prepare_faces}[args.command]
+               "evaluate": cmd_evaluate, "prepare-faces": cmd_prepare_faces, "models": cmd_models}[args.command]
     try:
         return handler(args)
     except (StudioError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_printable(f"error: {exc}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ Loading applies EXIF orientation and turns every colour mode into RGB pixels
 (8- or 16-bit) plus an optional alpha plane. Saving keeps EXIF (orientation reset),
 the ICC profile, alpha and 16-bit depth where the format allows, writes atomically,
 and refuses to overwrite the original.
+
+Only metadata that still holds for the new pixels is kept: EXIF tags describing the photo, its camera and
+its author (not a TIFF's layout: size, samples, compression, colour map), and an ICC profile only if it
+parses. What the output cannot carry (the first frame of an animation is all that is restored; EXIF beyond
+what a JPEG holds) is said in `Photo.warnings`.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from app.errors import ImageLoadError, ImageSaveError
+from app.errors import ImageLoadError, ImageSaveError, printable
 from app.fileutil import atomic_target
 
 SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
@@ -27,6 +32,20 @@ SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "
 DEFAULT_MAX_PIXELS = 150_000_000  # ~150 MP: larger files get a clear "too large" message
 _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+# First-level EXIF/TIFF tags that describe the photo, its camera and its author, so they still hold for the
+# restored pixels; every other first-level tag (a TIFF's size, samples, compression, predictor, colour map,
+# strips, ink set …) describes how the source file was encoded, and is not copied.
+_EXIF_KEPT_TAGS = {int(tag) for tag in (
+    ExifTags.Base.ImageDescription, ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.Orientation,
+    ExifTags.Base.XResolution, ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit, ExifTags.Base.Software,
+    ExifTags.Base.DateTime, ExifTags.Base.Artist, ExifTags.Base.HostComputer, ExifTags.Base.Copyright,
+    ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
+    ExifTags.Base.XPSubject, ExifTags.Base.Rating, ExifTags.Base.RatingPercent,
+    ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)}
+JPEG_MAX_EXIF_BYTES = 65533  # one APP1 marker segment; Pillow refuses more
+# Formats whose extra frames are an animation or pages the user sees; an MPO's extra images are the camera's
+# previews (or a stereo pair's second eye), not content that is lost.
+_MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
 
 
 @dataclass
@@ -40,7 +59,8 @@ class Photo:
     source_path: Path | None = None
     source_format: str | None = None
     grayscale: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)      # what was done to read or write it (conversions)
+    warnings: list[str] = field(default_factory=list)   # what of the input is not in the output
 
     @property
     def height(self) -> int:
@@ -61,7 +81,11 @@ class Photo:
         return (self.pixels.astype(np.uint32) * 255 // 65535).astype(np.uint8)
 
     def with_pixels(self, pixels: np.ndarray) -> "Photo":
-        return replace(self, pixels=pixels, notes=list(self.notes))
+        return replace(self, pixels=pixels, notes=list(self.notes), warnings=list(self.warnings))
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
 
 
 def is_supported_image(path: Path) -> bool:
@@ -71,40 +95,56 @@ def is_supported_image(path: Path) -> bool:
 def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read an image file; raise ImageLoadError with a readable reason on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageLoadError(f"'{path.name}' does not exist or is not a file.")
-    if path.stat().st_size == 0:
-        raise ImageLoadError(f"'{path.name}' is empty (0 bytes).")
+    name = printable(path.name)
     try:
+        if not path.is_file():
+            raise ImageLoadError(f"'{name}' does not exist or is not a file.")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"'{name}' is empty (0 bytes).")
         with Image.open(path) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageLoadError(
-                    f"'{path.name}' is {width}×{height} ({width * height / 1e6:.0f} MP), larger than the "
+                    f"'{name}' is {width}×{height} ({width * height / 1e6:.0f} MP), larger than the "
                     f"{max_pixels / 1e6:.0f} MP this app handles. Downscale it first.")
             image.load()
             return _photo_from_pil(image, path)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"'{path.name}' is too large to open safely ({exc}).") from exc
+        raise ImageLoadError(f"'{name}' is too large to open safely ({exc}).") from exc
+    except PermissionError as exc:
+        raise ImageLoadError(f"'{name}' cannot be read: permission denied. Check the file's permissions.") from exc
     except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"'{path.name}' is not an image this app can read (unknown or corrupt format).") from exc
-    except (OSError, SyntaxError, ValueError, struct.error, zlib.error) as exc:
-        raise ImageLoadError(f"'{path.name}' is corrupt or truncated and cannot be read ({exc}).") from exc
+        if _is_tiff(path):
+            raise ImageLoadError(f"'{name}' is a TIFF this app cannot read: its sample format (e.g. floating-point "
+                                 f"colour) or layout is not supported, or it is damaged. Save it as an 8- or "
+                                 f"16-bit TIFF or PNG.") from exc
+        raise ImageLoadError(f"'{name}' is not an image this app can read (unknown or corrupt format).") from exc
+    except OSError as exc:
+        if exc.errno is not None:  # the file system failed, not the decoder (which raises OSErrors without errno)
+            raise ImageLoadError(f"'{name}' could not be read: {exc.strerror or exc}.") from exc
+        raise ImageLoadError(f"'{name}' is corrupt or truncated and cannot be read ({exc}).") from exc
+    except (SyntaxError, ValueError, struct.error, zlib.error) as exc:
+        raise ImageLoadError(f"'{name}' is corrupt or truncated and cannot be read ({exc}).") from exc
 
 
 def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
     exif = image.getexif()
     orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
-    icc = image.info.get("icc_profile") or None
     notes: list[str] = []
+    warnings: list[str] = []
+    icc = _valid_icc_profile(image.info.get("icc_profile") or None, warnings)
     fmt = image.format
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and fmt in _MULTI_FRAME_FORMATS:
+        warnings.append(f"First frame only: '{printable(path.name)}' has {frames} frames (animation or pages); "
+                        f"only the first is restored and saved.")
 
     if _has_16bit_colour(image, path):
         pixels, alpha = _decode_16bit_colour(path)
         pixels, alpha = _apply_orientation(pixels, orientation), _apply_orientation(alpha, orientation)
-        return Photo(pixels, alpha, _exif_bytes(exif), icc, path, fmt, False, notes)
+        return Photo(pixels, alpha, _exif_bytes(exif), icc, path, fmt, False, notes, warnings)
 
     image = ImageOps.exif_transpose(image) if orientation != 1 else image
     mode = image.mode
@@ -115,9 +155,8 @@ def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
         pixels = np.repeat(np.clip(gray16, 0, 65535).astype(np.uint16)[..., None], 3, axis=2)
         grayscale = True
     elif mode == "F":
-        pixels = np.asarray(image.convert("L").convert("RGB"))
+        pixels = np.repeat(_float_to_uint16(np.asarray(image), notes)[..., None], 3, axis=2)
         grayscale = True
-        notes.append("32-bit float image reduced to 8-bit.")
     elif mode == "CMYK":
         pixels, icc = _cmyk_to_rgb(image, icc, notes)
     else:
@@ -129,7 +168,7 @@ def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
         pixels = np.asarray(rgba.convert("RGB") if rgba else image.convert("RGB")).copy()
         if rgba is not None:
             alpha = np.asarray(rgba.getchannel("A")).copy()
-    return Photo(np.ascontiguousarray(pixels), alpha, _exif_bytes(exif), icc, path, fmt, grayscale, notes)
+    return Photo(np.ascontiguousarray(pixels), alpha, _exif_bytes(exif), icc, path, fmt, grayscale, notes, warnings)
 
 
 def _has_16bit_colour(image: Image.Image, path: Path) -> bool:
@@ -151,7 +190,7 @@ def _decode_16bit_colour(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     data = np.fromfile(str(path), dtype=np.uint8)
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
-        raise ImageLoadError(f"'{path.name}' looks like a 16-bit image but could not be decoded.")
+        raise ImageLoadError(f"'{printable(path.name)}' looks like a 16-bit image but could not be decoded.")
     alpha = decoded[..., 3].copy() if decoded.shape[2] == 4 else None
     rgb = cv2.cvtColor(decoded[..., :3], cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(rgb), alpha
@@ -182,7 +221,47 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None, notes: list[str]) -> tup
     return np.asarray(image.convert("RGB")).copy(), None
 
 
+def _float_to_uint16(values: np.ndarray, notes: list[str]) -> np.ndarray:
+    """32-bit float samples → uint16. White is 1.0 (the usual float convention), or 255 / 65535 for
+    whole-number data in those ranges, else the brightest pixel; NaN and negatives become black."""
+    values = values.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    peak = float(finite.max()) if finite.size else 0.0
+    whole = finite.size > 0 and bool(np.all(finite == np.round(finite)))
+    if peak <= 1.0:
+        white = 1.0
+    elif whole and peak <= 255.0:
+        white = 255.0
+    elif whole and peak <= 65535.0:
+        white = 65535.0
+    else:
+        white = peak
+    notes.append(f"32-bit float image converted to 16-bit (white = {white:g}).")
+    values = np.nan_to_num(values, nan=0.0, posinf=white, neginf=0.0)
+    return np.round(np.clip(values / white, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # TIFF, BigTIFF
+
+
+def _valid_icc_profile(icc: bytes | None, warnings: list[str]) -> bytes | None:
+    """The embedded ICC profile if it parses; an unreadable one is not copied into the output."""
+    if not icc:
+        return None
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        warnings.append("The embedded colour profile is damaged and was not kept; the output has none.")
+        return None
+    return icc
+
+
 def _exif_bytes(exif: Image.Exif) -> bytes | None:
+    """The EXIF tags that still hold for the restored pixels (see _EXIF_KEPT_TAGS), orientation reset."""
+    for tag in [tag for tag in exif if tag not in _EXIF_KEPT_TAGS]:
+        del exif[tag]
     if not len(exif):
         return None
     if _EXIF_ORIENTATION in exif:
@@ -197,12 +276,13 @@ def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, j
     path = Path(path)
     fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise ImageSaveError(f"Cannot save as '{path.suffix or path.name}': use one of "
+        raise ImageSaveError(f"Cannot save as '{printable(path.suffix or path.name)}': use one of "
                              f"{', '.join(sorted(set(SUPPORTED_SUFFIXES)))}.")
     if photo.source_path is not None and path.exists() and path.resolve() == Path(photo.source_path).resolve():
-        raise ImageSaveError(f"Refusing to overwrite the original photo '{path.name}'. Choose another file name.")
+        raise ImageSaveError(f"Refusing to overwrite the original photo '{printable(path.name)}'. "
+                             f"Choose another file name.")
     if path.exists() and not overwrite:
-        raise ImageSaveError(f"'{path}' already exists; not overwriting it.")
+        raise ImageSaveError(f"'{printable(str(path))}' already exists; not overwriting it.")
     try:
         data = _encode(photo, fmt, jpeg_quality)
         with atomic_target(path) as tmp:
@@ -210,7 +290,7 @@ def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, j
     except ImageSaveError:
         raise
     except (OSError, ValueError) as exc:
-        raise ImageSaveError(f"Could not write '{path}': {exc}") from exc
+        raise ImageSaveError(f"Could not write '{printable(str(path))}': {printable(str(exc))}") from exc
     return path
 
 
@@ -219,8 +299,9 @@ def _encode(photo: Photo, fmt: str, jpeg_quality: int) -> bytes:
         return _encode_16bit(photo, fmt)
     image = _to_pil(photo, keep_alpha=fmt != "JPEG")
     options: dict = {}
-    if photo.exif:
-        options["exif"] = photo.exif
+    exif = _exif_for_jpeg(photo) if fmt == "JPEG" else photo.exif
+    if exif:
+        options["exif"] = exif
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     if fmt in {"JPEG", "WEBP"}:
@@ -262,8 +343,46 @@ def _encode_16bit(photo: Photo, fmt: str) -> bytes:
     if fmt == "PNG":
         return _png_with_metadata(data, photo.icc_profile, photo.exif)
     if photo.icc_profile or photo.exif:
-        photo.notes.append("16-bit TIFF written without its EXIF/ICC metadata (use PNG to keep them).")
+        photo.warn("16-bit TIFF written without its EXIF/ICC metadata (use PNG to keep them).")
     return data
+
+
+def _exif_for_jpeg(photo: Photo) -> bytes | None:
+    """`photo.exif`, or when it is larger than a JPEG can hold, without its largest entries (a maker note
+    first) until it fits; what was dropped is added to `photo.warnings`."""
+    if photo.exif is None or len(photo.exif) <= JPEG_MAX_EXIF_BYTES:
+        return photo.exif
+    exif = Image.Exif()
+    exif.load(photo.exif)
+    sub_ifds = [int(ifd) for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo) if ifd in exif]
+    entries = [(_entry_size(value), None, tag) for tag, value in exif.items() if tag not in sub_ifds]
+    entries += [(_entry_size(value), ifd, tag) for ifd in sub_ifds for tag, value in exif.get_ifd(ifd).items()]
+    dropped: list[str] = []
+    data: bytes | None = photo.exif
+    for size, ifd, tag in sorted(entries, key=lambda entry: -entry[0]):
+        del (exif if ifd is None else exif.get_ifd(ifd))[tag]
+        if ifd is not None and not exif.get_ifd(ifd):
+            del exif[ifd]
+        dropped.append(f"{ExifTags.TAGS.get(tag, f'tag {tag:#06x}')} ({size / 1024:.0f} KB)" if size >= 1024
+                       else ExifTags.TAGS.get(tag, f"tag {tag:#06x}"))
+        data = exif.tobytes()
+        if len(data) <= JPEG_MAX_EXIF_BYTES:
+            break
+    else:
+        data = None
+    kept = "the rest of the EXIF is kept" if data else "no EXIF is kept"
+    photo.warn(f"EXIF is {len(photo.exif) / 1024:.0f} KB, more than a JPEG can hold (64 KB): dropped "
+               f"{', '.join(dropped)}; {kept}. Save as PNG, WebP or TIFF to keep all of it.")
+    return data
+
+
+def _entry_size(value: object) -> int:
+    """Rough bytes an EXIF value takes (for choosing what to drop first)."""
+    if isinstance(value, (bytes, str)):
+        return len(value)
+    if isinstance(value, tuple):
+        return 8 * len(value)
+    return 4
 
 
 def _png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:

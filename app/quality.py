@@ -15,12 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from app.errors import QualityMetricError
+from app.errors import PhotoTooSmallError, QualityMetricError
 from app.paths import offline_mode
 
 DEFAULT_METRIC = "piqe"
-MIN_SIDE = 32            # PIQE and friends need a few 16 px blocks
+MIN_SIDE = 32            # PIQE and friends need a few 16 px blocks: smaller images are upscaled to this
 MAX_SIDE = 1024          # bigger images are downscaled before scoring (speed)
+MIN_SCORED_SIDE = 8      # below this there is too little image to score, even upscaled
+MAX_ASPECT = MAX_SIDE    # longer side / shorter side: a thinner strip would need too many pixels at MIN_SIDE
 DOWNLOAD_TIMEOUT_S = 20
 
 
@@ -89,13 +91,15 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
         raise QualityMetricError("quality scoring expects an 8-bit RGB image")
     height, width = rgb.shape[:2]
     longest, shortest = max(height, width), min(height, width)
-    if longest > MAX_SIDE:
-        scale = MAX_SIDE / longest
-        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                         interpolation=cv2.INTER_AREA)
-    elif shortest < MIN_SIDE:
-        scale = MIN_SIDE / shortest
-        rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC)
+    if shortest < MIN_SCORED_SIDE or longest > shortest * MAX_ASPECT:
+        raise PhotoTooSmallError(f"The image is {width}×{height} pixels: too small or too thin to score (it needs at "
+                                 f"least {MIN_SCORED_SIDE} pixels each way, and at most {MAX_ASPECT}:1 between "
+                                 f"its sides).")
+    # Longer side down to MAX_SIDE, but the shorter side never below MIN_SIDE (at most MAX_SIDE² pixels).
+    scale = max(min(1.0, MAX_SIDE / longest), MIN_SIDE / shortest)
+    if scale != 1.0:
+        rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)),
+                         interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
 
 

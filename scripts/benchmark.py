@@ -9,6 +9,13 @@ the fidelity path off and on), and the whole photo path (detect, align, encode, 
 real 2-face photo, against the targets: a slider/fidelity change ≤ 150 ms per face, a whole 2-face
 photo < 1 s on a 2-core CPU. `--untrained` times the current architecture (default config, with the
 fidelity path) when no weights of that format exist yet.
+
+    .venv/bin/python scripts/benchmark.py --plugins [GFPGAN RestoreFormer CodeFormer] [--device ...]
+
+times the public plug-in models instead, per 512 px face, network only, in their official
+configurations with random weights (the same cost as the real files, which need not be present): what
+opening a photo costs per face, and what a slider change costs (GFPGAN/RestoreFormer: a blend, no
+network; CodeFormer: the whole network for every fidelity weight w).
 """
 
 from __future__ import annotations
@@ -59,6 +66,9 @@ def main() -> int:
     parser.add_argument("--clock", choices=CLOCKS, default="wall",
                         help="wall (default), or cpu: this process's CPU time, which a busy machine inflates "
                              "less (with --threads 1 it approximates wall time on an idle core)")
+    parser.add_argument("--plugins", nargs="*", metavar="ARCH",
+                        help="time the public plug-in models instead (default: all of GFPGAN, RestoreFormer, "
+                             "CodeFormer); repeats: a fifth of --repeats, at least 1")
     parser.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
                         "test" / "gfpgan-inputs" / "whole_imgs" / "Blake_Lively.jpg")
     args = parser.parse_args()
@@ -67,6 +77,8 @@ def main() -> int:
     clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.plugins is not None:
+        return benchmark_plugins(args.plugins, device, max(1, args.repeats // 5), args.faces)
     model, info = untrained_model() if args.untrained else load_model(args.weights, device)
     model = model.to(device).eval()
     fidelity = info.default_fidelity
@@ -112,6 +124,32 @@ def main() -> int:
         print(f"  whole photo {args.photo.name} ({photo.width}×{photo.height}, {prepared.face_count} faces): "
               f"{whole:.0f} ms (detect + align + encode + restore + paste; {verdict} the < "
               f"{PHOTO_TARGET_MS:.0f} ms target)")
+    return 0
+
+
+def benchmark_plugins(names: list[str], device: torch.device, repeats: int, faces: int) -> int:
+    from app.restorers.plugin import load_plugin
+    from app.restorers.reference_builds import REFERENCE_BUILDS, official_layout_state
+
+    unknown = sorted(set(names) - set(REFERENCE_BUILDS))
+    if unknown:
+        print(f"unknown plug-in architecture(s) {', '.join(unknown)}; known: {', '.join(REFERENCE_BUILDS)}")
+        return 2
+    print(f"plug-in models, random weights in the official configurations · device: {describe_device(device)} · "
+          f"batch of {faces} face(s) · median of {repeats} · {'cpu' if clock is time.process_time else 'wall'} clock")
+    for architecture in names or list(REFERENCE_BUILDS):
+        file_name = REFERENCE_BUILDS[architecture][1]
+        network = load_plugin(Path(file_name), device, official_layout_state(architecture))
+        size = network.descriptor.face_size
+        batch = torch.rand(faces, 3, size, size, device=device) * 2 - 1
+        if network.descriptor.has_strength:
+            seconds = timed(lambda: network.encode(batch), repeats, device)
+            slider = "strength change: a blend, no network"
+        else:
+            seconds = timed(lambda: network.restore(None, batch, 0.0, network.default_fidelity), repeats, device)
+            slider = "every fidelity (w) change runs the whole network again"
+        print(f"  {architecture:<14} {size} px: {seconds / faces:6.2f} s per face to restore ({slider})")
+        del network
     return 0
 
 

@@ -5,9 +5,44 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
-# Qt needs a few system libraries; new machines have them, install only if missing (root + apt).
-if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 >/dev/null
+# The real window (Qt's "xcb" platform plugin) needs these system libraries (soname:Debian/Ubuntu package);
+# xvfb-run (+ xauth) lets the tests start that real window once without a screen. Only what is missing is
+# installed, so a second run costs one `ldconfig -p`.
+QT_SYSTEM_LIBS=(
+    libEGL.so.1:libegl1 libGL.so.1:libgl1 libfontconfig.so.1:libfontconfig1 libdbus-1.so.3:libdbus-1-3
+    libglib-2.0.so.0:libglib2.0-0 libX11-xcb.so.1:libx11-xcb1 libxkbcommon.so.0:libxkbcommon0
+    libxkbcommon-x11.so.0:libxkbcommon-x11-0 libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1
+    libxcb-cursor.so.0:libxcb-cursor0 libxcb-image.so.0:libxcb-image0 libxcb-render-util.so.0:libxcb-render-util0
+    libxcb-randr.so.0:libxcb-randr0 libxcb-shape.so.0:libxcb-shape0 libxcb-sync.so.1:libxcb-sync1
+    libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-xkb.so.1:libxcb-xkb1 libxcb-shm.so.0:libxcb-shm0
+    libxcb-render.so.0:libxcb-render0 libxcb-util.so.1:libxcb-util1
+)
+missing_system_packages() {
+    local known entry
+    known="$( (command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p) 2>/dev/null | awk '{print $1}')"
+    for entry in "${QT_SYSTEM_LIBS[@]}"; do
+        grep -qxF "${entry%%:*}" <<<"$known" || echo "${entry#*:}"
+    done
+    command -v xvfb-run >/dev/null || echo xvfb
+    command -v xauth >/dev/null || echo xauth
+}
+mapfile -t MISSING < <(missing_system_packages | sort -u)
+if [ "${#MISSING[@]}" -gt 0 ]; then
+    SUDO=()
+    [ "$(id -u)" = 0 ] || SUDO=(sudo -n)
+    if command -v apt-get >/dev/null && { [ "${#SUDO[@]}" = 0 ] || sudo -n true 2>/dev/null; }; then
+        echo "Installing system packages for the Qt window: ${MISSING[*]}"
+        if ! { "${SUDO[@]}" apt-get update -qq &&
+               "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+                   apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null; }; then
+            echo "WARNING: could not install ${MISSING[*]}; the app window will not open until they are installed." >&2
+        fi
+    else
+        echo "WARNING: the app window needs system packages that are missing and cannot be installed here" >&2
+        echo "(needs apt-get and root or sudo). Ask an administrator to install (Debian/Ubuntu names):" >&2
+        echo "    sudo apt-get install ${MISSING[*]}" >&2
+        echo "Without them the window cannot open (Qt: 'Could not load the Qt platform plugin \"xcb\"')." >&2
+    fi
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

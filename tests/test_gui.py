@@ -13,13 +13,19 @@ from conftest import shared, WHOLE_PHOTOS
 WAIT_MS = 90_000
 
 
+def close_window(qtbot, win):
+    """Close as a user does; the window closes itself once its threads have stopped."""
+    win.close()
+    qtbot.waitUntil(lambda: win.worker_thread.isFinished() and not win.isVisible(), timeout=WAIT_MS)
+
+
 @pytest.fixture
 def window(qtbot, restorer):
     win = MainWindow(SharedRestorer(lambda: restorer))
     qtbot.addWidget(win)
     win.show()
     yield win
-    win.close()
+    close_window(qtbot, win)
 
 
 def _open_and_wait(qtbot, window, path):
@@ -67,7 +73,7 @@ def test_fidelity_slider_is_labelled_and_starts_at_the_models_default(qtbot, res
     assert win.fidelity_slider.isEnabled() and "Closer to original" in win.fidelity_slider.toolTip()
     assert win.fidelity_slider.value() == 35 and win.fidelity == pytest.approx(0.35)
     assert win.fidelity_label.text() == "0.35 (default)"
-    win.close()
+    close_window(qtbot, win)
 
 
 def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot, window, blake_photo_path,
@@ -98,7 +104,7 @@ def test_fidelity_slider_is_disabled_for_a_model_without_fidelity_path(qtbot, re
     win = _window_for(qtbot, restorer, *untrained_model(IQPFRConfig(fidelity_scales=())))
     assert not win.fidelity_slider.isEnabled() and not win.fidelity_right.isEnabled()
     assert "no fidelity control" in win.fidelity_slider.toolTip()
-    win.close()
+    close_window(qtbot, win)
 
 
 def test_bad_file_shows_a_message_and_keeps_running(qtbot, window, tmp_path, blake_photo_path):

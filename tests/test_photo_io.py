@@ -1,4 +1,5 @@
 import io
+import os
 import shutil
 
 import cv2
@@ -180,3 +181,147 @@ def test_save_writes_atomically_without_leftovers(tmp_path):
     save_photo(load_photo(tmp_path / "in.png"), tmp_path / "sub" / "out.png")
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out.png"]
     assert io.BytesIO((tmp_path / "sub" / "out.png").read_bytes()).getbuffer().nbytes > 0
+
+
+# ------------------------------------------------------------------ hostile inputs (issue 8, items 6, 7, 14)
+
+def _read_back(path):
+    """Open a saved file with Pillow and decode every pixel (fails on a malformed file)."""
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P"])
+def test_cmyk_and_palette_tiffs_come_out_as_valid_rgb_tiffs(tmp_path, mode):
+    source = tmp_path / f"{mode}.tif"
+    Image.fromarray(_gradient()).convert(mode).save(source)
+    photo = load_photo(source)
+    out = _read_back(save_photo(photo, tmp_path / "out.tif"))
+    assert out.mode == "RGB"
+    tags = out.tag_v2
+    assert tags[262] == 2 and tags[277] == 3  # PhotometricInterpretation RGB, 3 samples
+    assert not {320, 332, 334} & set(tags)    # no colour map, ink set or ink count left from the source
+    np.testing.assert_array_equal(np.asarray(out), photo.pixels)
+
+
+def test_source_tiff_tags_are_not_copied_and_orientation_is_applied_once(tmp_path):
+    pixels = _gradient(40, 60)
+    source = tmp_path / "tagged.tif"
+    Image.fromarray(pixels).save(source, compression="tiff_lzw", tiffinfo={317: 2, ORIENTATION: 6, 0x010F: "TestCam"})
+    assert Image.open(source).tag_v2[317] == 2  # LZW with a horizontal predictor
+
+    photo = load_photo(source)
+    assert photo.pixels.shape == (60, 40, 3)
+    for suffix in (".tif", ".jpg", ".png"):
+        out = _read_back(save_photo(photo, tmp_path / f"out{suffix}"))
+        assert out.size == (40, 60)
+        saved = out.getexif()
+        assert saved[0x010F] == "TestCam"
+        assert saved.get(ORIENTATION, 1) == 1
+        if suffix == ".tif":
+            assert 317 not in out.tag_v2 and out.tag_v2[259] == 1  # no predictor on uncompressed output
+            np.testing.assert_array_equal(np.asarray(out), photo.pixels)
+        else:  # EXIF of other formats carries none of the source TIFF's layout tags
+            assert not {256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317} & set(saved)
+
+
+def _exif_with_maker_note(size):
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8769)[0x927C] = b"M" * size   # MakerNote
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"  # DateTimeOriginal
+    return exif.tobytes()
+
+
+def test_exif_too_large_for_jpeg_loses_the_maker_note_with_a_warning(tmp_path):
+    source = tmp_path / "big-exif.png"
+    Image.fromarray(_gradient()).save(source, exif=_exif_with_maker_note(70_000))
+    photo = load_photo(source)
+    assert len(photo.exif) > 65_535
+
+    out = _read_back(save_photo(photo, tmp_path / "out.jpg"))
+    saved = out.getexif()
+    assert saved[0x010F] == "TestCam"
+    assert saved.get_ifd(0x8769).get(0x9003) == "2020:01:02 03:04:05"
+    assert 0x927C not in saved.get_ifd(0x8769)
+    assert any("MakerNote" in warning and "JPEG" in warning for warning in photo.warnings)
+
+    kept = load_photo(save_photo(load_photo(source), tmp_path / "out.png"))  # PNG holds it all
+    assert kept.warnings == [] and len(kept.exif) == len(photo.exif)
+
+
+def test_damaged_icc_profile_is_not_kept(tmp_path):
+    source = tmp_path / "bad-icc.png"
+    Image.fromarray(_gradient()).save(source, icc_profile=b"not a colour profile" * 20)
+    photo = load_photo(source)
+    assert photo.icc_profile is None
+    assert any("colour profile" in warning for warning in photo.warnings)
+    for suffix in (".png", ".jpg", ".tif"):
+        assert "icc_profile" not in _read_back(save_photo(photo, tmp_path / f"out{suffix}")).info
+
+
+@pytest.mark.parametrize("white", [1.0, 255.0])
+def test_float_tiff_keeps_its_brightness(tmp_path, white):
+    gray = _gradient()[..., 0]
+    source = tmp_path / "float.tif"
+    Image.fromarray(gray.astype(np.float32) * (white / 255.0), "F").save(source)
+    photo = load_photo(source)
+    assert photo.grayscale and photo.bit_depth == 16
+    np.testing.assert_allclose(photo.rgb8()[..., 0], gray, atol=1)
+    saved = cv2.imread(str(save_photo(photo, tmp_path / "out.png")), cv2.IMREAD_UNCHANGED)
+    assert saved.dtype == np.uint16
+    np.testing.assert_allclose(saved, gray.astype(np.int64) * 257, atol=257)
+
+
+def test_float_rgb_tiff_is_refused_with_its_reason(tmp_path):
+    source = tmp_path / "float-rgb.tif"
+    cv2.imwrite(str(source), cv2.cvtColor(_gradient(), cv2.COLOR_RGB2BGR).astype(np.float32) / 255.0)
+    with pytest.raises(ImageLoadError, match="TIFF this app cannot read: its sample format"):
+        load_photo(source)
+
+
+@pytest.mark.parametrize("name", ["anim.gif", "anim.webp", "anim.png", "pages.tif"])
+def test_animations_and_multi_page_files_say_first_frame_only(tmp_path, name):
+    frames = [Image.fromarray(np.full((40, 60, 3), value, np.uint8)) for value in (30, 120, 210)]
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], lossless=True)
+    photo = load_photo(tmp_path / name)
+    assert np.abs(photo.pixels.astype(int) - 30).max() <= 2  # the first frame
+    assert [w for w in photo.warnings if "First frame only" in w and "3 frames" in w]
+
+    frames[0].save(tmp_path / f"single-{name}")
+    assert load_photo(tmp_path / f"single-{name}").warnings == []
+
+
+def test_permission_problem_is_not_called_corrupt(tmp_path, monkeypatch):
+    source = tmp_path / "locked.png"
+    Image.fromarray(_gradient()).save(source)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr("app.photo_io.Image.open", refuse)
+    with pytest.raises(ImageLoadError, match="permission denied") as caught:
+        load_photo(source)
+    assert "corrupt" not in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_is_a_permission_problem(tmp_path):
+    source = tmp_path / "locked.png"
+    Image.fromarray(_gradient()).save(source)
+    source.chmod(0)
+    try:
+        with pytest.raises(ImageLoadError, match="permission denied"):
+            load_photo(source)
+    finally:
+        source.chmod(0o644)
+
+
+def test_messages_never_carry_raw_control_characters_from_file_names(tmp_path):
+    bad = tmp_path / "evil\x1b[2J\x1b[31m.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageLoadError) as caught:
+        load_photo(bad)
+    message = str(caught.value)
+    assert "\x1b" not in message and "evil\\x1b[2J\\x1b[31m.jpg" in message

@@ -19,8 +19,9 @@ def test_prepare_caches_features_and_restore_keeps_the_photo_intact(restorer, bl
     photo = load_photo(blake_photo_path)
     prepared = restorer.prepare(photo)
     assert prepared.face_count == 2
-    assert len(prepared.encoded) == 2 and prepared.encoded.features.shape[0] == 2
-    assert prepared.encoded.skips  # the fidelity path's encoder features are cached too
+    [chunk] = prepared.chunks  # two faces: one chunk
+    assert len(chunk.encoded) == 2 and chunk.encoded.features.shape[0] == 2
+    assert chunk.encoded.skips  # the fidelity path's encoder features are cached too
 
     result = restorer.restore_prepared(prepared, 0.9)
     assert result.photo.pixels.shape == photo.pixels.shape and result.photo.pixels.dtype == np.uint8
@@ -114,3 +115,110 @@ def test_every_whole_photo_restores_at_full_size(restorer, name):
     result = restorer.restore(photo, 0.9)
     assert result.restored_faces
     assert result.photo.pixels.shape == photo.pixels.shape
+
+
+# ------------------------------------------------------------------ hostile inputs (issue 8, items 1, 15)
+
+class GridDetector:
+    """Finds `count` faces of `size` px on a grid, five columns wide (landmarks on the FFHQ template)."""
+
+    name = "grid"
+
+    def __init__(self, count: int, size: int = 64) -> None:
+        self.count, self.size = count, size
+
+    def detect_raw(self, rgb):
+        from app.faces import DetectedFace, face_template
+
+        faces = []
+        for index in range(self.count):
+            x, y = (index % 5) * self.size, (index // 5) * self.size
+            faces.append(DetectedFace((x, y, x + self.size, y + self.size),
+                                      face_template(self.size) + np.float32([x, y]), 0.99))
+        return faces
+
+
+def _spied_restorer(restorer, monkeypatch, count):
+    """A restorer finding `count` faces in a noise photo, and the face batch sizes its network is given."""
+    from app.pipeline import FaceRestorer
+    from app.photo_io import Photo
+
+    many = FaceRestorer(restorer.network, None, GridDetector(count), "cpu")
+    photo = Photo(np.random.default_rng(3).integers(0, 256, (4 * 64, 5 * 64, 3), dtype=np.uint8))
+    seen = {"encode": [], "restore": []}
+    encode, restore = many.network.encode, many.network.restore
+
+    def spy_encode(faces):
+        seen["encode"].append(faces.shape[0])
+        return encode(faces)
+
+    def spy_restore(encoded, faces, *args, **kwargs):
+        seen["restore"].append(faces.shape[0])
+        return restore(encoded, faces, *args, **kwargs)
+
+    monkeypatch.setattr(many.network, "encode", spy_encode)
+    monkeypatch.setattr(many.network, "restore", spy_restore)
+    return many, photo, seen
+
+
+def _assert_same_faces(faces, reference):
+    for face, expected in zip(faces, reference, strict=True):
+        assert np.abs(face.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_faces_go_through_the_model_in_bounded_chunks(restorer, monkeypatch):
+    from app import pipeline
+
+    count = 19
+    assert pipeline.FACE_CHUNK < count  # chunking is exercised
+    many, photo, seen = _spied_restorer(restorer, monkeypatch, count)
+    result = many.restore(photo, 0.9)
+    assert len(result.restored_faces) == count
+    for stage in ("encode", "restore"):
+        assert sum(seen[stage]) == count and max(seen[stage]) <= pipeline.FACE_CHUNK, seen
+    assert result.common_indices.shape[0] == count
+
+    monkeypatch.setattr(pipeline, "FACE_CHUNK", count)  # all at once: the same faces, in the same order
+    whole = many.restore(photo, 0.9)
+    assert seen["encode"][-1] == count
+    _assert_same_faces(result.restored_faces, whole.restored_faces)
+    np.testing.assert_array_equal(result.common_indices, whole.common_indices)
+
+
+def test_only_the_first_faces_keep_their_encoding_between_slider_moves(restorer, monkeypatch):
+    from app import pipeline
+
+    count = 19
+    many, photo, seen = _spied_restorer(restorer, monkeypatch, count)
+    reference = many.restore(photo, 0.9)  # all 19 cached (CACHED_FACES is larger)
+
+    monkeypatch.setattr(pipeline, "CACHED_FACES", 8)
+    prepared = many.prepare(photo)
+    cached = sum(chunk.stop - chunk.start for chunk in prepared.chunks if chunk.cached)
+    assert 0 < cached < count
+    assert all(chunk.inputs is None and chunk.encoded is None for chunk in prepared.chunks if not chunk.cached)
+    seen["encode"].clear()
+    for _ in range(2):  # two slider moves: only the faces past the cache are encoded again, each time
+        moved = many.restore_prepared(prepared, 0.9)
+        _assert_same_faces(moved.restored_faces, reference.restored_faces)
+    assert sum(seen["encode"]) == 2 * (count - cached) and max(seen["encode"]) <= pipeline.FACE_CHUNK
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (11, 11), (100_000, 3), (3, 100_000), (20, 400)])
+def test_photo_too_small_to_hold_a_face_says_so(restorer, height, width):
+    from app.errors import PhotoTooSmallError
+    from app.photo_io import Photo
+
+    photo = Photo(np.full((height, width, 3), 128, np.uint8))
+    with pytest.raises(PhotoTooSmallError, match=f"{width}×{height} pixels: too small to hold a face"):
+        restorer.prepare(photo)
+
+
+@pytest.mark.parametrize("height, width", [(30, 5000), (5000, 30), (24, 24)])
+def test_thin_photos_that_could_hold_a_face_are_searched_without_error(restorer, height, width):
+    from app.photo_io import Photo
+
+    photo = Photo(np.full((height, width, 3), 128, np.uint8))
+    result = restorer.restore(photo, 0.9)
+    assert result.restored_faces == []
+    np.testing.assert_array_equal(result.photo.pixels, photo.pixels)

@@ -51,3 +51,17 @@ def test_metric_whose_weights_are_absent_fails_fast_offline(monkeypatch, tmp_pat
     monkeypatch.setattr(download_util, "DEFAULT_CACHE_DIR", str(tmp_path / "pyiqa"))
     with pytest.raises(QualityMetricError, match="not on this machine"):
         QualityScorer("brisque")
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (7, 300), (3, 100_000), (100_000, 3), (10, 20_000)])
+def test_images_too_small_or_thin_to_score_say_so(piqe, height, width):
+    from app.errors import PhotoTooSmallError
+
+    with pytest.raises(PhotoTooSmallError, match=f"{width}×{height} pixels: too small or too thin to score"):
+        piqe.score(np.full((height, width, 3), 128, np.uint8))
+
+
+@pytest.mark.parametrize("height, width", [(40, 5000), (5000, 40), (11, 11)])
+def test_thin_strips_are_scored(piqe, height, width):
+    rgb = np.random.default_rng(2).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    assert 0 <= piqe.score(rgb).normalized <= 1

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from app.downloads import WeightSource, ensure_weights
-from app.errors import CheckpointError
+from app.errors import CheckpointError, PhotoTooSmallError
 
 MAX_DETECTION_SIDE = 1600  # larger photos are downscaled for detection only
 MIN_FACE_SIZE = 24         # px in the original photo; smaller faces are ignored
@@ -106,10 +106,18 @@ def create_detector(name: str = "mtcnn", device: str | torch.device = "cpu",
 
 def detect_faces(detector: FaceDetector, rgb: np.ndarray, max_side: int = MAX_DETECTION_SIDE,
                  min_face_size: int = MIN_FACE_SIZE) -> list[DetectedFace]:
-    """Detect faces in an 8-bit RGB photo of any size; coordinates refer to the full photo."""
+    """Detect faces in an 8-bit RGB photo of any size or shape; coordinates refer to the full photo.
+
+    A photo narrower or lower than `min_face_size` cannot hold a face: PhotoTooSmallError says so.
+    Large photos are downscaled so the longer side fits `max_side`, but never so far that the shorter
+    side drops below `min_face_size` (a face could not fit, and detectors fail on images that small).
+    """
     height, width = rgb.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)),
+    if min(height, width) < min_face_size:
+        raise PhotoTooSmallError(f"The photo is {width}×{height} pixels: too small to hold a face "
+                                 f"(a face needs at least {min_face_size}×{min_face_size} pixels).")
+    scale = min(1.0, max(max_side / max(height, width), min_face_size / min(height, width)))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
                                                 interpolation=cv2.INTER_AREA)
     faces = []
     for face in detector.detect_raw(small):

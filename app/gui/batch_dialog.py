@@ -1,7 +1,12 @@
-"""Batch export dialog: pick folders, run on a worker thread, show progress, cancel."""
+"""Batch export dialog: pick folders, run on a worker thread, show progress, cancel.
+
+Whatever the worker raises ends the job with a message in the log (`finished` is always emitted), so
+the dialog never hangs; `job_done` tells the main window when a job has ended (it waits for it on quit).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -11,9 +16,10 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFileD
 
 from app.batch import FAILED, BatchReport, run_batch
 from app.errors import StudioError
-from app.gui.worker import SharedRestorer
+from app.gui.worker import SharedRestorer, failure_message
 
 FIDELITY_STEP = 0.05
+log = logging.getLogger(__name__)
 
 
 class BatchWorker(QObject):
@@ -30,14 +36,20 @@ class BatchWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        report = None
         try:
-            report = run_batch(self._restorer.get(), self._input, self._output, self._quality,
+            restorer = self._restorer.get()
+            # the second setting is the strength for GFPGAN/RestoreFormer, else the fidelity
+            setting = {"strength" if restorer.has_strength else "fidelity": self._fidelity}
+            report = run_batch(restorer, self._input, self._output, self._quality,
                                progress=lambda done, total, path: self.progress.emit(done, total, path.name),
-                               should_cancel=self.cancel_event.is_set, fidelity=self._fidelity)
+                               should_cancel=self.cancel_event.is_set, **setting)
+        except Exception as exc:  # noqa: BLE001 - whatever stops the batch is reported and ends the job
+            if not isinstance(exc, StudioError):  # a bug or a fault we did not foresee: keep the details in the log
+                log.warning("the batch export stopped", exc_info=True)
+            self.error.emit(failure_message(exc, "finish the batch export"))
+        finally:
             self.finished.emit(report)
-        except (StudioError, OSError, RuntimeError, ValueError) as exc:
-            self.error.emit(str(exc))
-            self.finished.emit(None)
 
 
 def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
@@ -50,6 +62,8 @@ def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
 
 
 class BatchDialog(QDialog):
+    job_done = Signal()   # a started batch has ended (finished, cancelled or stopped by an error)
+
     def __init__(self, restorer: SharedRestorer, quality: float, input_dir: str = "", parent=None,
                  fidelity: float | None = None, fidelity_enabled: bool = True) -> None:
         super().__init__(parent)
@@ -124,17 +138,26 @@ class BatchDialog(QDialog):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
-        self._worker.error.connect(lambda message: self.log.appendPlainText(f"Error: {message}"))
+        self._worker.error.connect(self._on_error)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()
 
     def cancel_or_close(self) -> None:
-        if self.running and self._worker is not None:
-            self._worker.cancel_event.set()
-            self.cancel_button.setEnabled(False)
-            self.log.appendPlainText("Cancelling after the current photo…")
+        if self.running:
+            self.cancel()
         else:
             self.reject()
+
+    def cancel(self, reason: str = "") -> None:
+        """Ask the running batch to stop after the current photo (the report lists what was done)."""
+        if self._worker is None or self._worker.cancel_event.is_set():
+            return
+        self._worker.cancel_event.set()
+        self.cancel_button.setEnabled(False)
+        self.log.appendPlainText(f"{reason}Cancelling after the current photo…")
+
+    def _on_error(self, message: str) -> None:
+        self.log.appendPlainText(f"Error: {message}")
 
     def _on_progress(self, done: int, total: int, name: str) -> None:
         self.progress_bar.setMaximum(max(total, 1))
@@ -149,6 +172,8 @@ class BatchDialog(QDialog):
                 if item.status == FAILED:
                     self.log.appendPlainText(f"Skipped {Path(item.source).name}: {item.message}")
             self.log.appendPlainText(report.summary())
+        else:
+            self.log.appendPlainText("The batch export stopped; photos already exported are kept.")
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait()
@@ -157,6 +182,7 @@ class BatchDialog(QDialog):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Close")
+        self.job_done.emit()
 
     def reject(self) -> None:
         if self.running:

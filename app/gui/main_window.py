@@ -6,20 +6,23 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QSlider, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from app import APP_NAME
 from app.errors import StudioError
 from app.gui.batch_dialog import BatchDialog
 from app.gui.image_pane import ImagePane
-from app.gui.worker import ModelReady, PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
+from app.gui.model_picker import ModelPicker, SliderTexts, saved_model, second_slider_texts, slow_on_cpu_hint
+from app.gui.worker import MODEL_REQUEST, ModelReady, PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
 from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image, save_photo
 from app.model.checkpoint import DEFAULT_FIDELITY
 from app.pipeline import DEFAULT_QUALITY
+from app.restorers.store import IQPFR_NAME
 
 SLIDER_STEPS = 100
 SLIDER_DEBOUNCE_MS = 120
+IDLE_THREAD_STOP_MS = 500   # how long closing waits at once for an idle worker thread before waiting without blocking
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES)) + ")"
 FIDELITY_TOOLTIP = ("How closely the result keeps the photo's own face: towards \"More restoration\" the "
                     "model redraws it from what it learned (0), towards \"Closer to original\" it keeps the "
@@ -33,7 +36,9 @@ class MainWindow(QMainWindow):
     settings_requested = Signal(int, float, object)       # request id, quality, fidelity (None: default)
     load_model_requested = Signal()
 
-    def __init__(self, restorer: SharedRestorer) -> None:
+    def __init__(self, restorer: SharedRestorer, make_restorer=None, initial_model: str | None = None) -> None:
+        """`make_restorer(model_name)` → FaceRestorer, when given, adds the model picker; it starts on
+        `initial_model`, else on the model chosen last time."""
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 760)
@@ -44,9 +49,15 @@ class MainWindow(QMainWindow):
         self.last_prepared: PhotoPrepared | None = None
         self.last_restored: PhotoRestored | None = None
         self.model_ready: ModelReady | None = None
+        self.closing = False   # the user has asked to quit: work is being stopped
+        self._closed = False
 
         self._build_widgets()
         self._build_actions()
+        self._make_restorer = make_restorer
+        self.model_picker: ModelPicker | None = None
+        if make_restorer is not None:
+            self._build_model_picker(initial_model or saved_model())
         self._start_worker()
         self.load_model_requested.emit()
 
@@ -186,7 +197,7 @@ class MainWindow(QMainWindow):
         self.after_pane.set_image(None)
         self.before_pane.set_caption("detecting faces…")
         self.after_pane.set_caption("")
-        self._shown_photo_id = self._next_request()
+        self._shown_photo_id = self.worker.latest_open = self._next_request()  # older opens are now stale
         self.open_requested.emit(self._shown_photo_id, current.data(Qt.ItemDataRole.UserRole), self.quality,
                                  self.fidelity)
 
@@ -204,10 +215,11 @@ class MainWindow(QMainWindow):
     def _update_fidelity_label(self) -> None:
         value = self.fidelity_slider.value() / SLIDER_STEPS
         ready = self.model_ready
-        if ready is not None and not ready.has_fidelity:
+        if ready is not None and not ready.has_second_slider:
             self.fidelity_label.setText("n/a")
             return
-        is_default = ready is not None and round(ready.default_fidelity * SLIDER_STEPS) == self.fidelity_slider.value()
+        is_default = (ready is not None
+                      and round(ready.second_slider_default * SLIDER_STEPS) == self.fidelity_slider.value())
         self.fidelity_label.setText(f"{value:.2f}" + (" (default)" if is_default else ""))
 
     def _request_restoration(self) -> None:
@@ -226,6 +238,7 @@ class MainWindow(QMainWindow):
                        self.fidelity_label):
             widget.setEnabled(ready.has_fidelity)
             widget.setToolTip(tooltip)
+        self._show_slider_meaning(ready)
         self._update_fidelity_label()
         caveat = "" if info.trained and not info.note else " · ⚠ not a real restoration yet (hover for details)"
         self.model_label.setText(f"{info.name()} · {device}{caveat}")
@@ -248,6 +261,10 @@ class MainWindow(QMainWindow):
             self.show_error(f"No faces found in {result.path.name}; nothing to restore.")
         for note in result.notes:
             self.statusBar().showMessage(note, 8000)
+        if faces and self.model_ready is not None:
+            hint = slow_on_cpu_hint(self.model_ready.descriptor, self.model_ready.device, result.seconds / faces)
+            if hint:
+                self.statusBar().showMessage(hint, 15000)
 
     def _on_restored(self, result: PhotoRestored) -> None:
         if result.request_id < self._shown_photo_id or self.last_prepared is None:
@@ -257,16 +274,28 @@ class MainWindow(QMainWindow):
         score = result.after_score.label() if result.after_score else "no faces restored"
         fidelity = (f" · fidelity {result.fidelity:.2f}"
                     if self.model_ready is not None and self.model_ready.has_fidelity else "")
-        self.after_pane.set_caption(f"quality {result.quality:.2f}{fidelity} · faces: {score} · "
-                                    f"{result.seconds:.2f} s")
+        settings = f"quality {result.quality:.2f}{fidelity}"
+        descriptor = self.model_ready.descriptor if self.model_ready is not None else None
+        if descriptor is not None and not descriptor.has_quality_score:   # a public model: its own setting
+            settings = (f"{descriptor.architecture} · " +
+                        (f"strength {result.strength:.2f}" if result.strength is not None
+                         else f"fidelity w {result.fidelity:.2f}"))
+        self.after_pane.set_caption(f"{settings} · faces: {score} · {result.seconds:.2f} s")
 
     def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id >= self._shown_photo_id:
-            self.before_pane.set_caption("")
-            self.show_error(message)
+        if request_id == MODEL_REQUEST:
+            self.model_label.setText("No model loaded")
+        elif request_id < self._shown_photo_id:
+            return  # about a photo the user has left
+        elif self.last_prepared is None:
+            self.before_pane.set_caption("could not open this photo")
+        else:
+            self.after_pane.set_caption("could not restore this photo")
+        self.show_error(message)
 
     def _on_busy(self, busy: bool) -> None:
-        self.statusBar().showMessage("Working…" if busy else "Ready")
+        if not self.closing:
+            self.statusBar().showMessage("Working…" if busy else "Ready")
 
     def show_error(self, message: str) -> None:
         self.banner.setText(message)
@@ -300,8 +329,64 @@ class MainWindow(QMainWindow):
         has_fidelity = self.model_ready is None or self.model_ready.has_fidelity
         dialog = BatchDialog(self.restorer, self.quality, input_dir or "", self, fidelity=self.fidelity,
                              fidelity_enabled=has_fidelity)
+        texts = second_slider_texts(self.model_ready.descriptor if self.model_ready is not None else None)
+        if texts is not None:   # a public model: no quality score; the second setting is its own
+            dialog.quality_spin.setEnabled(False)
+            dialog.fidelity_spin.setEnabled(True)
+            dialog.fidelity_spin.setToolTip(texts.tooltip)
+            dialog.findChild(QFormLayout).labelForField(dialog.fidelity_spin).setText(texts.title)
         dialog.show()
         return dialog
+
+    # ------------------------------------------------------------------ models
+    def _build_model_picker(self, model: str) -> None:
+        self.model_picker = ModelPicker(model, self)
+        self.model_picker.model_chosen.connect(self.choose_model)
+        self.model_picker.manage_requested.connect(self.open_model_manager)
+        self.findChild(QToolBar).addWidget(self.model_picker)
+        if model != IQPFR_NAME:   # another model asked for, or chosen last time
+            self.restorer.replace(lambda: self._make_restorer(model))
+
+    def choose_model(self, model: str) -> None:
+        """Restore with another model from now on: load it, then open the current photo again with it."""
+        self.restorer.replace(lambda: self._make_restorer(model))
+        self.model_ready = None
+        self.model_label.setText(f"Loading {model}…")
+        self.load_model_requested.emit()
+        self._on_photo_selected(self.photo_list.currentItem())
+
+    def open_model_manager(self):
+        from app.gui.model_manager import ModelManagerDialog
+
+        dialog = ModelManagerDialog(self)
+        if self.model_picker is not None:
+            dialog.models_changed.connect(self.model_picker.refresh)
+        dialog.show()
+        return dialog
+
+    def _show_slider_meaning(self, ready: ModelReady) -> None:
+        """Label and enable the sliders for what they mean with this model (IQPFR: quality and fidelity)."""
+        texts = second_slider_texts(ready.descriptor)
+        self.slider.setEnabled(texts is None)
+        self.slider_label.setEnabled(texts is None)
+        if texts is None:
+            self.slider.setToolTip("Target quality score that conditions the IQPFR Transformer")
+            texts = SliderTexts("Fidelity", "More restoration", "Closer to original", self.fidelity_slider.toolTip())
+        else:
+            self.slider.setToolTip(f"{ready.descriptor.architecture} has no quality score; this slider is for IQPFR.")
+            self.fidelity_slider.blockSignals(True)
+            self.fidelity_slider.setValue(round(ready.second_slider_default * SLIDER_STEPS))
+            self.fidelity_slider.blockSignals(False)
+        for widget, text in ((self.fidelity_title, texts.title), (self.fidelity_left, texts.left),
+                             (self.fidelity_right, texts.right)):
+            widget.setText(text)
+        for widget in (self.fidelity_title, self.fidelity_left, self.fidelity_slider, self.fidelity_right,
+                       self.fidelity_label):
+            widget.setToolTip(texts.tooltip)
+            widget.setEnabled(ready.has_second_slider)
+        hint = slow_on_cpu_hint(ready.descriptor, ready.device, None)
+        if hint:
+            self.statusBar().showMessage(hint, 15000)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -316,7 +401,52 @@ class MainWindow(QMainWindow):
         self.add_photos([p for p in paths if p.is_file()])
         event.acceptProposedAction()
 
+    # ------------------------------------------------------------------ quitting
+    def _running_batches(self) -> list[BatchDialog]:
+        return [dialog for dialog in self.findChildren(BatchDialog) if dialog.running]
+
+    def _work_stopped(self) -> bool:
+        return self.worker_thread.isFinished() and not self._running_batches()
+
+    def _confirm_stop_batches(self, count: int) -> bool:
+        answer = QMessageBox.question(
+            self, "Quit while exporting?",
+            ("A batch export is running." if count == 1 else f"{count} batch exports are running.")
+            + " Stop after the current photo and quit? Photos already exported are kept and the report lists "
+            "them; a later batch into the same folder goes on where this one stopped.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.worker_thread.quit()
-        self.worker_thread.wait(10000)
+        """Stop the work cooperatively (asking first if a batch is exporting), then close once threads end.
+
+        Never blocks for long and never leaves a thread running: the window stays open, disabled, with a
+        message, until the current step of each worker has ended, then closes itself."""
+        if not self.closing:
+            batches = self._running_batches()
+            if batches and not self._confirm_stop_batches(len(batches)):
+                event.ignore()
+                return
+            self.closing = True
+            self.worker.cancel_event.set()
+            self.worker_thread.quit()
+            for dialog in self.findChildren(BatchDialog):
+                if dialog.running:
+                    dialog.cancel("The app is closing. ")
+                    dialog.job_done.connect(self._close_when_stopped)
+                else:
+                    dialog.reject()  # an idle dialog closes with the window (no new batch while quitting)
+            self.worker_thread.finished.connect(self._close_when_stopped)
+            self.worker_thread.wait(IDLE_THREAD_STOP_MS)
+        if not self._work_stopped():
+            event.ignore()
+            for part in (self.centralWidget(), self.menuBar(), *self.findChildren(QToolBar)):
+                part.setEnabled(False)
+            self.statusBar().showMessage("Stopping… the window closes when the current step is done.")
+            return
+        self._closed = True
         super().closeEvent(event)
+
+    def _close_when_stopped(self) -> None:
+        if self._work_stopped() and not self._closed:
+            self.close()

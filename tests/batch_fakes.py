@@ -1,0 +1,53 @@
+"""A fast stand-in for FaceRestorer in batch tests, and a batch runner for tests that need a second process.
+
+Run as a script: `python tests/batch_fakes.py INPUT OUTPUT [--overwrite] [--delay SECONDS]` runs
+`iqpfr batch` with the fake restorer; it prints "restoring NAME" (flushed) as each photo starts.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+
+class FakeRestorer:
+    """'Restores' one face per photo by inverting it; raises the given error for chosen file names."""
+
+    has_fidelity = False
+    has_strength = False
+    has_quality_score = True
+    model_info = SimpleNamespace(describe=lambda: "fake restorer for tests")
+
+    def __init__(self, errors: dict[str, BaseException] | None = None, delay_s: float = 0.0,
+                 announce: bool = False) -> None:
+        self.errors, self.delay_s, self.announce = errors or {}, delay_s, announce
+        self.seen: list[str] = []
+
+    def restore(self, photo, quality, fidelity, strength=None):
+        name = photo.source_path.name
+        self.seen.append(name)
+        if self.announce:
+            print(f"restoring {name}", flush=True)
+        time.sleep(self.delay_s)
+        if name in self.errors:
+            raise self.errors[name]
+        return SimpleNamespace(photo=photo.with_pixels(255 - photo.pixels), restored_faces=[object()])
+
+
+def _run_cli(argv: list[str]) -> int:
+    from app import cli
+
+    delay = 0.0
+    if "--delay" in argv:
+        index = argv.index("--delay")
+        delay = float(argv[index + 1])
+        del argv[index:index + 2]
+    cli._make_restorer = lambda args: FakeRestorer(delay_s=delay, announce=True)
+    return cli.main(["batch", *argv, "--no-progress"])
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(_run_cli(sys.argv[1:]))
