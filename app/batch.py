@@ -279,7 +279,7 @@ def _restore_one(job: _Job, source: Path, target: Path) -> BatchItem:
         return BatchItem(str(source), str(target), NO_FACES, message="no faces found; copied unchanged")
     save_photo(restored.photo, target, overwrite=job.overwrite)
     return BatchItem(str(source), str(target), RESTORED, len(restored.restored_faces),
-                     "; ".join(restored.photo.notes))
+                     "; ".join(restored.photo.notes + restored.photo.warnings))
 
 
 def _failure_message(exc: Exception) -> str:

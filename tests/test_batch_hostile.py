@@ -383,3 +383,14 @@ def test_lock_is_released_after_an_error(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             run_batch(FakeRestorer({"a.png": KeyboardInterrupt()}), folder, out)
         assert not (out / LOCK_NAME).exists()
+
+
+def test_what_the_output_loses_is_in_the_report(tmp_path, monkeypatch):
+    _use_fake_restorer(monkeypatch)
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    frame = Image.fromarray(np.full((30, 40, 3), 90, np.uint8))
+    frame.save(source / "animated.png", save_all=True, append_images=[Image.fromarray(np.zeros((30, 40, 3), np.uint8))])
+    assert main(["batch", str(source), str(out)]) == EXIT_OK
+    [item] = _report(out)["items"]
+    assert item["status"] == "restored" and "First frame only: 'animated.png' has 2 frames" in item["message"]

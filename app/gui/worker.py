@@ -196,7 +196,7 @@ class RestoreWorker(QObject):
             self._current, self._current_id, self._current_name = prepared, request_id, Path(path).name
             self.prepared.emit(PhotoPrepared(request_id, Path(path), photo.rgb8(),
                                              [face.detection.box for face in prepared.faces], before,
-                                             list(photo.notes), prepare_seconds))
+                                             list(photo.notes) + list(photo.warnings), prepare_seconds))
             self._check_wanted(request_id)
             self._restore(request_id, quality, fidelity)
         except _Stopped:
