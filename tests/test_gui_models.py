@@ -160,3 +160,17 @@ def test_model_manager_cancel_keeps_the_part_for_later(qtbot, make_window, serve
     assert not (isolated_model_dirs / "TestModel.pth").exists()
     assert "partly downloaded" in dialog.table.item(0, 4).text()
 
+
+
+def test_model_manager_add_checks_the_file_first(qtbot, make_window, tmp_path, isolated_model_dirs):
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    window = make_window()
+    dialog = window.open_model_manager()
+    qtbot.addWidget(dialog)
+    upscaler = tmp_path / "x2.pth"
+    torch.save({"params_ema": ESRGAN(num_filters=8, num_blocks=1, scale=2).state_dict()}, upscaler)
+    dialog.add_file(str(upscaler))
+    qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT_MS)
+    assert "not a face restorer" in dialog.status.text()
+    assert sorted(p.name for p in isolated_model_dirs.iterdir()) == [ADDED]   # nothing copied
