@@ -174,3 +174,24 @@ def test_model_manager_add_checks_the_file_first(qtbot, make_window, tmp_path, i
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT_MS)
     assert "not a face restorer" in dialog.status.text()
     assert sorted(p.name for p in isolated_model_dirs.iterdir()) == [ADDED]   # nothing copied
+
+
+def test_closing_the_window_stops_a_model_download_cleanly(qtbot, make_window):
+    import threading
+
+    window = make_window()
+    dialog = window.open_model_manager()
+    started = threading.Event()
+
+    def endless_download(job):
+        started.set()
+        while not job.cancel_event.wait(0.05):
+            pass
+        return "stopped"
+
+    dialog._start(endless_download, "Downloading…", cancellable=True)
+    assert started.wait(10)
+    thread = dialog._thread
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+    assert thread.isFinished()

@@ -428,6 +428,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.closing = True
+            self._stop_model_downloads()
             self.worker.cancel_event.set()
             self.worker_thread.quit()
             for dialog in self.findChildren(BatchDialog):
@@ -446,6 +447,13 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         super().closeEvent(event)
+
+    def _stop_model_downloads(self) -> None:
+        """A download in the model manager stops at its next chunk (its part kept for resuming)."""
+        from app.gui.model_manager import ModelManagerDialog
+
+        for dialog in self.findChildren(ModelManagerDialog):
+            dialog.close()
 
     def _close_when_stopped(self) -> None:
         if self._work_stopped() and not self._closed:
