@@ -240,7 +240,9 @@ class MainWindow(QMainWindow):
             widget.setToolTip(tooltip)
         self._show_slider_meaning(ready)
         self._update_fidelity_label()
-        caveat = "" if info.trained and not info.note else " · ⚠ not a real restoration yet (hover for details)"
+        caveat = ("" if info.trained and not info.note
+                  else " · ⚠ not a real restoration yet (hover for details)" if not info.trained
+                  else " · ⚠ early model: see its limits (hover for details)")
         self.model_label.setText(f"{info.name()} · {device}{caveat}")
         if caveat:
             colour = "#c0392b" if not info.trained else "#b9770e"
