@@ -64,7 +64,7 @@ class QualityScorer:
         self.metric = name
         self.lower_better = bool(config.get("lower_better", False))
         self.device = torch.device(device)
-        with _weights_download_guard(name):
+        with _weights_download_guard(name), tensors_only_loading(name):
             self._metric = pyiqa.create_metric(name, device=self.device, as_loss=False)
 
     def normalize(self, raw: float) -> float:
@@ -129,3 +129,28 @@ def _weights_download_guard(metric: str):
     finally:
         download_util.download_url_to_file = original
         socket.setdefaulttimeout(previous_timeout)
+
+
+@contextlib.contextmanager
+def tensors_only_loading(metric: str):
+    """While pyiqa builds a metric, every `torch.load` reads tensors and plain values only
+    (`weights_only=True`): pyiqa's own loaders ask for full unpickling, which would run whatever code a
+    file in its cache carries. A file that needs more is refused with a clear error."""
+    import pickle
+
+    original = torch.load
+
+    def load_tensors_only(*args, **kwargs):
+        kwargs["weights_only"] = True
+        try:
+            return original(*args, **kwargs)
+        except pickle.UnpicklingError as exc:
+            raise QualityMetricError(f"The '{metric}' metric's weights file holds more than tensors and was not "
+                                     "loaded (it could run code). Delete it from pyiqa's cache to fetch a clean "
+                                     "copy.") from exc
+
+    torch.load = load_tensors_only
+    try:
+        yield
+    finally:
+        torch.load = original

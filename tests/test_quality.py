@@ -65,3 +65,36 @@ def test_images_too_small_or_thin_to_score_say_so(piqe, height, width):
 def test_thin_strips_are_scored(piqe, height, width):
     rgb = np.random.default_rng(2).integers(0, 255, (height, width, 3), dtype=np.uint8)
     assert 0 <= piqe.score(rgb).normalized <= 1
+
+
+class _CodeInPickle:
+    ran = False
+
+    def __reduce__(self):
+        return (_run_payload, ())
+
+
+def _run_payload():
+    _CodeInPickle.ran = True
+    return {}
+
+
+def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
+    """pyiqa's loader asks torch for full unpickling; a cached file carrying code must not run."""
+    import pyiqa
+    import torch
+    from pyiqa.archs.arch_util import load_pretrained_network
+
+    from app.quality import QualityScorer
+
+    path = tmp_path / "metric.pth"
+    torch.save({"params": _CodeInPickle()}, path)
+
+    def create_metric(name, **kwargs):
+        load_pretrained_network(torch.nn.Linear(1, 1), str(path))
+
+    monkeypatch.setattr(pyiqa, "create_metric", create_metric)
+    with pytest.raises(QualityMetricError, match="holds more than tensors"):
+        QualityScorer("musiq")
+    assert not _CodeInPickle.ran
+    assert torch.load is not None and "load_tensors_only" not in torch.load.__name__   # restored afterwards
