@@ -27,26 +27,22 @@ def _quality(text: str) -> float:
     return value
 
 
-def _fidelity(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # NaN too
-        raise argparse.ArgumentTypeError(f"fidelity must be a number between 0 (more restoration) and "
-                                         f"1 (closer to the original), not {text!r}")
-    return value
+def _weight_between(name: str, zero_means: str, one_means: str):
+    """An argparse type for a weight in [0, 1] whose ends mean something to the user (NaN refused)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:  # NaN too
+            raise argparse.ArgumentTypeError(f"{name} must be a number between 0 ({zero_means}) and "
+                                             f"1 ({one_means}), not {text!r}")
+        return value
+    return parse
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # NaN too
-        raise argparse.ArgumentTypeError(f"strength must be a number between 0 (the original face) and "
-                                         f"1 (fully restored), not {text!r}")
-    return value
+_fidelity = _weight_between("fidelity", "more restoration", "closer to the original")
+_strength = _weight_between("strength", "the original face", "fully restored")
 
 
 MODEL_HELP = ("face restorer: iqpfr (default), an installed public model (gfpgan-1.4, gfpgan-1.3, restoreformer, "

@@ -71,3 +71,16 @@ def fidelity_model(fidelity_scales=None):
             for conv in (fusion.scale, fusion.shift):
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
     return model, info
+
+
+class CodeInPickle:
+    """A pickle that runs code when fully unpickled: it sets `ran`. Loaders must refuse it unrun."""
+    ran = False
+
+    def __reduce__(self):
+        return (_run_pickled_code, ())
+
+
+def _run_pickled_code():
+    CodeInPickle.ran = True
+    return {}

@@ -3,6 +3,7 @@ import pytest
 
 from app.errors import QualityMetricError
 from app.quality import QualityScorer
+from conftest import CodeInPickle
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +68,6 @@ def test_thin_strips_are_scored(piqe, height, width):
     assert 0 <= piqe.score(rgb).normalized <= 1
 
 
-class _CodeInPickle:
-    ran = False
-
-    def __reduce__(self):
-        return (_run_payload, ())
-
-
-def _run_payload():
-    _CodeInPickle.ran = True
-    return {}
-
-
 def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
     """pyiqa's loader asks torch for full unpickling; a cached file carrying code must not run."""
     import pyiqa
@@ -88,7 +77,7 @@ def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
     from app.quality import QualityScorer
 
     path = tmp_path / "metric.pth"
-    torch.save({"params": _CodeInPickle()}, path)
+    torch.save({"params": CodeInPickle()}, path)
 
     def create_metric(name, **kwargs):
         load_pretrained_network(torch.nn.Linear(1, 1), str(path))
@@ -96,5 +85,5 @@ def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
     monkeypatch.setattr(pyiqa, "create_metric", create_metric)
     with pytest.raises(QualityMetricError, match="holds more than tensors"):
         QualityScorer("musiq")
-    assert not _CodeInPickle.ran
+    assert not CodeInPickle.ran
     assert torch.load is not None and "load_tensors_only" not in torch.load.__name__   # restored afterwards

@@ -16,7 +16,7 @@ from app.training.config import STAGE_NAMES, load_config
 from app.training.data import FaceDataset, SoftTargetConfig, list_faces, score_faces
 from app.training.loop import load_state, make_loader, save_state
 from app.training.stage_transformer import stage_one_encoder
-from conftest import SHARED_DATA, shared
+from conftest import SHARED_DATA, CodeInPickle, shared
 from test_training import TINY_MODEL, _config
 
 
@@ -123,25 +123,13 @@ def test_resume_state_restores_every_random_stream(tmp_path):
     assert iteration == 7 and draws() == expected
 
 
-class _Payload:
-    ran = False
-
-    def __reduce__(self):
-        return (_mark_ran, ())
-
-
-def _mark_ran():
-    _Payload.ran = True
-    return {}
-
-
 def test_a_state_file_with_pickled_code_is_refused_without_running_it(tmp_path):
     (tmp_path / "run").mkdir()
-    torch.save({"iteration": 1, "modules": _Payload()}, tmp_path / "run" / "last.pt")
+    torch.save({"iteration": 1, "modules": CodeInPickle()}, tmp_path / "run" / "last.pt")
     module = torch.nn.Linear(2, 2)
     with pytest.raises(TrainingSetupError, match="Cannot resume"):
         load_state(tmp_path / "run", {"model": module}, torch.optim.Adam(module.parameters()))
-    assert not _Payload.ran
+    assert not CodeInPickle.ran
 
 
 def test_missing_config_or_data_gives_a_clear_message(tmp_path, capsys):
