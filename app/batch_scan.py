@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image
 
+
 @dataclass
 class NotProcessed:
     path: str
@@ -24,26 +25,28 @@ class NotProcessed:
 class InputScan:
     photos: list[Path] = field(default_factory=list)
     not_processed: list[NotProcessed] = field(default_factory=list)
-    file_ids: set[tuple[int, int]] = field(default_factory=set)     # every file of the input: never an output
-    folder_ids: set[tuple[int, int]] = field(default_factory=set)   # every folder searched: never written into
-    output_inside: Path | None = None          # the output folder, when it lies in the input (not searched)
+    file_ids: set[tuple[int, int]] = field(default_factory=set)  # every file of the input: never an output
+    folder_ids: set[tuple[int, int]] = field(default_factory=set)  # every folder searched: never written into
+    output_inside: Path | None = None  # the output folder, when it lies in the input (not searched)
 
     def skip(self, path: Path, reason: str) -> None:
         self.not_processed.append(NotProcessed(str(path), reason))
 
 
-def scan_input(input_dir: Path, output_dir: Path) -> InputScan:
-    """Photos under `input_dir` (recursive, sorted), leaving out the folder that is `output_dir`."""
+def scan_input(input_dir: Path, output_dir: Path | None, include_subfolders: bool = True) -> InputScan:
+    """Photos under `input_dir` (sorted; in its subfolders too unless `include_subfolders` is False, when each
+    subfolder is listed as not searched), leaving out the folder that is `output_dir` (None: no output folder,
+    e.g. File → Open folder)."""
     scan = InputScan()
-    output_id = _identity(os.stat(output_dir)) if output_dir.exists() else None
+    output_id = _identity(os.stat(output_dir)) if output_dir is not None and output_dir.exists() else None
     scan.folder_ids.add(_identity(os.stat(input_dir)))
-    _scan_folder(input_dir, output_id, scan)
+    _scan_folder(input_dir, output_id, scan, include_subfolders)
     scan.photos.sort()
     scan.not_processed.sort(key=lambda item: item.path)
     return scan
 
 
-def _scan_folder(folder: Path, output_id: tuple[int, int] | None, scan: InputScan) -> None:
+def _scan_folder(folder: Path, output_id: tuple[int, int] | None, scan: InputScan, recursive: bool = True) -> None:
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -61,7 +64,7 @@ def _scan_folder(folder: Path, output_id: tuple[int, int] | None, scan: InputSca
             scan.skip(path, _unreachable_reason(path, exc))
             continue
         if stat.S_ISDIR(info.st_mode):
-            _enter_folder(path, _identity(info), output_id, scan)
+            _enter_folder(path, _identity(info), output_id, scan, recursive)
         elif stat.S_ISREG(info.st_mode):
             scan.file_ids.add(_identity(info))
             if is_supported_image(path):
@@ -72,15 +75,18 @@ def _scan_folder(folder: Path, output_id: tuple[int, int] | None, scan: InputSca
             scan.skip(path, "not a regular file (a device, pipe or socket)")
 
 
-def _enter_folder(path: Path, identity: tuple[int, int], output_id: tuple[int, int] | None,
-                  scan: InputScan) -> None:
+def _enter_folder(
+    path: Path, identity: tuple[int, int], output_id: tuple[int, int] | None, scan: InputScan, recursive: bool
+) -> None:
     if identity == output_id:  # its files are outputs, never photos to restore
         scan.output_inside = path
+    elif not recursive:
+        scan.skip(path, "subfolder: not searched (subfolders are not included)")
     elif identity in scan.folder_ids:
         scan.skip(path, "link to a folder that is already searched (a loop or a second path): not searched again")
     else:
         scan.folder_ids.add(identity)
-        _scan_folder(path, output_id, scan)
+        _scan_folder(path, output_id, scan, recursive)
 
 
 def _identity(info: os.stat_result) -> tuple[int, int]:

@@ -6,15 +6,22 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import __version__
-from app.errors import PhotoTooSmallError, StudioError, printable
-from app.faces import DETECTOR_NAMES
+from app.errors import PhotoTooSmallError, StudioError, failure_message, printable
+from app.logging_setup import install_exception_hooks, setup_logging
 from app.pipeline import DEFAULT_QUALITY
+from app.restorer_options import MODEL_HELP, restorer_options
 from app.training.config import STAGE_NAMES
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_FACES = 0, 1, 3
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
+
+log = logging.getLogger(__name__)
 
 
 def _quality(text: str) -> float:
@@ -29,15 +36,18 @@ def _quality(text: str) -> float:
 
 def _weight_between(name: str, zero_means: str, one_means: str):
     """An argparse type for a weight in [0, 1] whose ends mean something to the user (NaN refused)."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = float("nan")
         if not 0.0 <= value <= 1.0:  # NaN too
-            raise argparse.ArgumentTypeError(f"{name} must be a number between 0 ({zero_means}) and "
-                                             f"1 ({one_means}), not {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number between 0 ({zero_means}) and 1 ({one_means}), not {text!r}"
+            )
         return value
+
     return parse
 
 
@@ -45,23 +55,76 @@ _fidelity = _weight_between("fidelity", "more restoration", "closer to the origi
 _strength = _weight_between("strength", "the original face", "fully restored")
 
 
-MODEL_HELP = ("face restorer: iqpfr (default), an installed public model (gfpgan-1.4, gfpgan-1.3, restoreformer, "
-              "codeformer; see `iqpfr models list`) or a model file (GFPGAN, RestoreFormer, CodeFormer)")
+def _jpeg_quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be a whole number from 1 to 100, not {text!r}")
+    return value
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="NAME|FILE", help=MODEL_HELP)
-    parser.add_argument("--quality", type=_quality, default=DEFAULT_QUALITY,
-                        help="IQPFR: target quality score 0..1 that conditions the Transformer (default %(default)s)")
-    parser.add_argument("--fidelity", type=_fidelity, default=None, metavar="W",
-                        help="IQPFR and CodeFormer, 0..1: 0 = more restoration, 1 = closer to the original "
-                             "(keeps its structure and identity); default: the model's stored default")
-    parser.add_argument("--strength", type=_strength, default=None, metavar="S",
-                        help="GFPGAN and RestoreFormer, 0..1: blend of the restored face with the original "
-                             "(0 = the original, 1 = fully restored; default 1)")
-    parser.add_argument("--weights", help="IQPFR weights file (default: the installed default model)")
-    parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn", help="face detector")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+def _add_save_options(parser: argparse.ArgumentParser, batch: bool) -> None:
+    from app.export_settings import DEFAULT_JPEG_QUALITY, FORMATS
+
+    if batch:
+        parser.add_argument(
+            "--format",
+            choices=[*FORMATS, "jpg", "tif"],
+            default="same",
+            help="format of the outputs (default: each photo's own)",
+        )
+        parser.add_argument(
+            "--suffix",
+            default="",
+            help="added to each output's name (photo.jpg → photoSUFFIX.jpg; "
+            "default: none, the outputs keep the photos' names)",
+        )
+        parser.add_argument(
+            "--no-subfolders",
+            action="store_true",
+            help="only the photos directly in INPUT_DIR (default: its subfolders too, with the same "
+            "tree in OUTPUT_DIR)",
+        )
+    parser.add_argument(
+        "--jpeg-quality",
+        type=_jpeg_quality,
+        default=DEFAULT_JPEG_QUALITY,
+        metavar="1-100",
+        help="quality of JPEG outputs (default %(default)s)",
+    )
+    parser.add_argument(
+        "--strip-metadata",
+        action="store_true",
+        help="leave the EXIF (camera, date, place, author) out of the outputs; the colour profile is kept",
+    )
+
+
+def _add_restore_settings(parser: argparse.ArgumentParser) -> None:
+    """The restoration settings (the options choosing the restorer come from `restorer_options`)."""
+    parser.add_argument(
+        "--quality",
+        type=_quality,
+        default=DEFAULT_QUALITY,
+        help="IQPFR: target quality score 0..1 that conditions the Transformer (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fidelity",
+        type=_fidelity,
+        default=None,
+        metavar="W",
+        help="IQPFR and CodeFormer, 0..1: 0 = more restoration, 1 = closer to the original "
+        "(keeps its structure and identity); default: the model's stored default",
+    )
+    parser.add_argument(
+        "--strength",
+        type=_strength,
+        default=None,
+        metavar="S",
+        help="GFPGAN and RestoreFormer, 0..1: blend of the restored face with the original "
+        "(0 = the original, 1 = fully restored; default 1)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
 
 
@@ -70,24 +133,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    restore = commands.add_parser("restore", help="restore the faces in one photo")
+    restore = commands.add_parser("restore", help="restore the faces in one photo", parents=[restorer_options()])
     restore.add_argument("input", type=Path)
     restore.add_argument("output", type=Path)
-    _add_model_options(restore)
+    _add_restore_settings(restore)
+    _add_save_options(restore, batch=False)
 
-    batch = commands.add_parser("batch", help="restore every photo in a folder")
+    batch = commands.add_parser("batch", help="restore every photo in a folder", parents=[restorer_options()])
     batch.add_argument("input_dir", type=Path)
     batch.add_argument("output_dir", type=Path)
     batch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_model_options(batch)
+    _add_restore_settings(batch)
+    _add_save_options(batch, batch=True)
 
     score = commands.add_parser("score", help="no-reference quality score of a photo")
     score.add_argument("file", type=Path)
     score.add_argument("--metric", default="piqe", help="pyiqa NR metric (default piqe, needs no weights)")
-    score.add_argument("--faces", action="store_true", help="also score each detected, aligned face")
-    score.add_argument("--model", metavar="NAME|FILE",
-                       help="also restore the photo with this model (default settings) and score the result; "
-                            "with --faces, each face before → after. " + MODEL_HELP)
+    score.add_argument(
+        "--faces", action="store_true", help="also score each detected face, aligned at the model's face size"
+    )
+    score.add_argument(
+        "--model",
+        metavar="NAME|FILE",
+        help="also restore the photo with this model (default settings) and score the result; "
+        "with --faces, each face before → after. " + MODEL_HELP,
+    )
     score.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda (with --model)")
 
     from app.cli_models import add_models_parser
@@ -107,25 +177,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="measure a weights file (numbers for the model card)")
     evaluate.add_argument("--weights", type=Path, required=True)
-    evaluate.add_argument("--config", type=Path, help="config naming the data and held-out split "
-                                                       "(default: configs/train_codebook.toml)")
-    evaluate.add_argument("--test-data", type=Path, help="folder of real degraded faces "
-                                                          "(default: ../shared/data/test)")
-    evaluate.add_argument("--out", type=Path, default=Path("runs/evaluation/evaluation.json"),
-                          help="JSON results (default %(default)s)")
-    evaluate.add_argument("--compare-weights", type=Path,
-                          help="also measure this weights file, labelled 'previous shipped model' "
-                               "(e.g. runs/previous_default.pt from `git show HEAD:models/iqpfr_default.pt`)")
-    evaluate.add_argument("--contact-sheet", type=Path, default=Path("runs/evaluation/contact_sheet.png"),
-                          help="PNG of inputs and outputs side by side (default %(default)s)")
-    evaluate.add_argument("--max-faces", type=int,
-                          help="measure at most this many faces per set, spread evenly (quick checks)")
-    evaluate.add_argument("--codebook-weights", type=Path,
-                          help="Stage I weights, for the codebook's reconstruction row when --weights is Stage II")
+    evaluate.add_argument(
+        "--config", type=Path, help="config naming the data and held-out split (default: configs/train_codebook.toml)"
+    )
+    evaluate.add_argument("--test-data", type=Path, help="folder of real degraded faces (default: ../shared/data/test)")
+    evaluate.add_argument(
+        "--out", type=Path, default=Path("runs/evaluation/evaluation.json"), help="JSON results (default %(default)s)"
+    )
+    evaluate.add_argument(
+        "--compare-weights",
+        type=Path,
+        help="also measure this weights file, labelled 'previous shipped model' "
+        "(e.g. runs/previous_default.pt from `git show HEAD:models/iqpfr_default.pt`)",
+    )
+    evaluate.add_argument(
+        "--contact-sheet",
+        type=Path,
+        default=Path("runs/evaluation/contact_sheet.png"),
+        help="PNG of inputs and outputs side by side (default %(default)s)",
+    )
+    evaluate.add_argument(
+        "--max-faces", type=int, help="measure at most this many faces per set, spread evenly (quick checks)"
+    )
+    evaluate.add_argument(
+        "--codebook-weights",
+        type=Path,
+        help="Stage I weights, for the codebook's reconstruction row when --weights is Stage II",
+    )
     evaluate.add_argument("--device", default="auto")
 
-    prepare = commands.add_parser("prepare-faces", help="re-align a folder of face chips to the FFHQ template "
-                                                        "(256 px PNGs + manifest.json, resumable)")
+    prepare = commands.add_parser(
+        "prepare-faces",
+        help="re-align a folder of face chips to the FFHQ template (256 px PNGs + manifest.json, resumable)",
+    )
     prepare.add_argument("source", type=Path)
     prepare.add_argument("destination", type=Path)
     prepare.add_argument("--limit", type=int, help="only the first N images (by name)")
@@ -141,11 +225,14 @@ def _make_restorer(args: argparse.Namespace):
         print(f"warning: {restorer.model_info.describe()}", file=sys.stderr)
     if args.fidelity is not None and not restorer.has_fidelity:
         if restorer.has_quality_score:
-            print("note: this model has no fidelity path (older weights format); --fidelity is ignored",
-                  file=sys.stderr)
+            print(
+                "note: this model has no fidelity path (older weights format); --fidelity is ignored", file=sys.stderr
+            )
         else:
-            print("note: this model has no fidelity control (its setting is --strength); --fidelity is ignored",
-                  file=sys.stderr)
+            print(
+                "note: this model has no fidelity control (its setting is --strength); --fidelity is ignored",
+                file=sys.stderr,
+            )
     if args.strength is not None and not restorer.has_strength:
         print("note: --strength is for GFPGAN and RestoreFormer; this model ignores it", file=sys.stderr)
     return restorer
@@ -176,13 +263,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not restored.restored_faces:
         print(_printable(f"No faces found in '{args.input.name}'; nothing written."), file=sys.stderr)
         return EXIT_NO_FACES
-    save_photo(restored.photo, args.output, overwrite=args.overwrite)
+    save_photo(
+        restored.photo,
+        args.output,
+        overwrite=args.overwrite,
+        jpeg_quality=args.jpeg_quality,
+        keep_metadata=not args.strip_metadata,
+    )
     for note in restored.photo.notes:
         print(_printable(f"note: {note}"), file=sys.stderr)
     for warning in restored.photo.warnings:
         print(_printable(f"warning: {warning}"), file=sys.stderr)
-    print(_printable(f"Restored {len(restored.restored_faces)} face(s) at "
-                     f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)} → {args.output}"))
+    print(
+        _printable(
+            f"Restored {len(restored.restored_faces)} face(s) at "
+            f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)} → {args.output}"
+        )
+    )
     return EXIT_OK
 
 
@@ -190,7 +287,8 @@ class _ProgressBar:
     """A `progress(done, total, path)` callback drawing a tqdm bar on stderr, made on first use."""
 
     def __init__(self, unit: str, enabled: bool = True) -> None:
-        self.unit, self.enabled, self.bar = unit, enabled, None
+        self.unit, self.enabled = unit, enabled
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int, path: Path) -> None:
         if not self.enabled:
@@ -210,14 +308,26 @@ class _ProgressBar:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from app.batch import BatchInterrupted, run_batch
+    from app.export_settings import ExportSettings
 
+    export = ExportSettings(args.format, args.jpeg_quality, args.suffix, not args.strip_metadata)
     restorer = _make_restorer(args)
     progress = _ProgressBar("photo", enabled=not args.no_progress)
 
     print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}", file=sys.stderr)
     try:
-        report = run_batch(restorer, args.input_dir, args.output_dir, args.quality, args.overwrite, progress,
-                           fidelity=args.fidelity, strength=args.strength)
+        report = run_batch(
+            restorer,
+            args.input_dir,
+            args.output_dir,
+            args.quality,
+            args.overwrite,
+            progress,
+            fidelity=args.fidelity,
+            strength=args.strength,
+            export=export,
+            include_subfolders=not args.no_subfolders,
+        )
     except BatchInterrupted as stop:
         progress.close()
         _print_batch_report(stop.report)
@@ -231,16 +341,26 @@ _MAX_LISTED = 100  # the report lists every file; the terminal gets the first on
 
 def _print_batch_report(report) -> int:
     """Per-file problems on stderr, the summary on stdout; EXIT_ERROR when the report could not be written."""
-    from app.batch import FAILED, REPORT_NAME, SKIPPED
+    from app.batch import EXISTS, FAILED, OTHER_SETTINGS, REPORT_NAME, SKIPPED
 
     for item in report.items:
-        if item.status in (FAILED, SKIPPED):
+        if item.status in (FAILED, SKIPPED, EXISTS):
             print(_printable(f"skipped {item.source}: {item.message}"), file=sys.stderr)
+        elif item.status == OTHER_SETTINGS:
+            print(_printable(f"kept {item.output}: {item.message}"), file=sys.stderr)
+    kept = report.counts()[OTHER_SETTINGS]
+    if kept:
+        print(
+            f"{kept} output(s) were made by an earlier run with other settings and were kept as they are; run "
+            "again with --overwrite to redo them with these settings, or choose another output folder.",
+            file=sys.stderr,
+        )
     for item in report.not_processed[:_MAX_LISTED]:
         print(_printable(f"not processed {item.path}: {item.reason}"), file=sys.stderr)
     if len(report.not_processed) > _MAX_LISTED:
-        print(f"… and {len(report.not_processed) - _MAX_LISTED} more not processed, listed in the report",
-              file=sys.stderr)
+        print(
+            f"… and {len(report.not_processed) - _MAX_LISTED} more not processed, listed in the report", file=sys.stderr
+        )
     if report.write_error:
         print(_printable(f"error: {report.summary()}."), file=sys.stderr)
         return EXIT_ERROR
@@ -267,8 +387,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         return _score_restored(args, photo, scorer)
     if args.faces:
         from app.faces import align_face, create_detector, detect_faces
+        from app.model.default_model import default_face_size
 
-        rgb = photo.rgb8()
+        rgb, face_size = photo.rgb8(), default_face_size()
         try:
             faces = detect_faces(create_detector("mtcnn"), rgb)
         except PhotoTooSmallError as exc:
@@ -277,7 +398,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not faces:
             print("  no faces found")
         for number, face in enumerate(faces, 1):
-            crop = align_face(rgb, face.landmarks, 256).image
+            crop = align_face(rgb, face.landmarks, face_size).image
             print(f"  face {number}: {scorer.score(crop).label()}")
     return EXIT_OK
 
@@ -289,14 +410,18 @@ def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
     restorer = FaceRestorer.create(None, "mtcnn", args.device, model=args.model)
     prepared = restorer.prepare(photo)
     result = restorer.restore_prepared(prepared)
-    print(f"restored with {restorer.model_info.name()} ({_settings_text(restorer, result.quality, None)}): "
-          f"{scorer.score(result.photo.rgb8()).label()}")
+    print(
+        f"restored with {restorer.model_info.name()} ({_settings_text(restorer, result.quality, None)}): "
+        f"{scorer.score(result.photo.rgb8()).label()}"
+    )
     if args.faces:
         if not prepared.faces:
             print("  no faces found")
         for number, (face, restored) in enumerate(zip(prepared.faces, result.restored_faces, strict=True), 1):
-            print(f"  face {number}: before {scorer.score(face.aligned.image).label()} · "
-                  f"after {scorer.score(restored).label()}")
+            print(
+                f"  face {number}: before {scorer.score(face.aligned.image).label()} · "
+                f"after {scorer.score(restored).label()}"
+            )
     return EXIT_OK
 
 
@@ -306,14 +431,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from app.training.config import load_config
 
     config_path = args.config or install_root() / "configs" / f"train_{args.stage}.toml"
-    overrides = {"iterations": args.iterations, "init_weights": args.init_weights, "run_dir": args.run_dir,
-                 "output_weights": str(Path(args.run_dir) / "weights.pt") if args.run_dir else None}
+    overrides = {
+        "iterations": args.iterations,
+        "init_weights": args.init_weights,
+        "run_dir": args.run_dir,
+        "output_weights": str(Path(args.run_dir) / "weights.pt") if args.run_dir else None,
+    }
     cfg = load_config(config_path, overrides)
     if cfg.stage != args.stage:
         raise StudioError(f"{config_path} configures stage '{cfg.stage}', not '{args.stage}'.")
     device = resolve_device(args.device)
-    print(f"Training stage '{args.stage}' on {describe_device(device)} for {cfg.iterations} iterations "
-          f"(config {config_path})", file=sys.stderr)
+    print(
+        f"Training stage '{args.stage}' on {describe_device(device)} for {cfg.iterations} iterations "
+        f"(config {config_path})",
+        file=sys.stderr,
+    )
     from app.training.stages import run_stage
 
     weights = run_stage(cfg, device, args.resume, args.max_minutes, not args.no_progress)
@@ -331,9 +463,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     test_root = args.test_data or install_root().parent / "shared" / "data" / "test"
     if args.max_faces is not None and args.max_faces < 1:
         raise StudioError("--max-faces must be at least 1.")
-    result = evaluate(args.weights, cfg, test_root, resolve_device(args.device), compare_weights=args.compare_weights,
-                      contact_sheet_path=args.contact_sheet, max_faces=args.max_faces,
-                      codebook_weights=args.codebook_weights)
+    result = evaluate(
+        args.weights,
+        cfg,
+        test_root,
+        resolve_device(args.device),
+        compare_weights=args.compare_weights,
+        contact_sheet_path=args.contact_sheet,
+        max_faces=args.max_faces,
+        codebook_weights=args.codebook_weights,
+    )
     print(write_report(result, args.out))
     print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)
     return EXIT_OK
@@ -352,8 +491,10 @@ def cmd_prepare_faces(args: argparse.Namespace) -> int:
         progress.close()
     counts = result.counts()
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()) if reason != "kept") or "none"
-    print(f"{result.processed} processed, {result.skipped} already done. "
-          f"Kept {counts['kept']}; dropped: {dropped}. Manifest: {result.manifest}")
+    print(
+        f"{result.processed} processed, {result.skipped} already done. "
+        f"Kept {counts['kept']}; dropped: {dropped}. Manifest: {result.manifest}"
+    )
     return EXIT_OK
 
 
@@ -363,15 +504,32 @@ def cmd_models(args: argparse.Namespace) -> int:
     return run_models_command(args)
 
 
+def _report_uncaught(message: str) -> None:
+    print(_printable(f"error: {message}"), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
+    setup_logging("iqpfr")
+    install_exception_hooks(_report_uncaught)
     args = build_parser().parse_args(argv)
-    handler = {"restore": cmd_restore, "batch": cmd_batch, "score": cmd_score, "train": cmd_train,
-               "evaluate": cmd_evaluate, "prepare-faces": cmd_prepare_faces, "models": cmd_models}[args.command]
+    handler = {
+        "restore": cmd_restore,
+        "batch": cmd_batch,
+        "score": cmd_score,
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "prepare-faces": cmd_prepare_faces,
+        "models": cmd_models,
+    }[args.command]
     try:
         return handler(args)
     except (StudioError, ValueError) as exc:
+        log.info("iqpfr %s: %s", args.command, exc)
         print(_printable(f"error: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # a file or folder that cannot be read or written, a full disk...
+        log.warning("iqpfr %s failed", args.command, exc_info=True)
+        print(_printable(f"error: {failure_message(exc, f'finish iqpfr {args.command}')}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -16,12 +20,14 @@ def add_models_parser(commands) -> None:
     models = commands.add_parser("models", help="list, add, download or remove face restorer models")
     actions = models.add_subparsers(dest="models_command", required=True)
     actions.add_parser("list", help="known and installed models: file, size, checksum, licence, source")
-    add = actions.add_parser("add", help="copy a model file you already have into the models folder "
-                                         "(it is loaded first to check it)")
+    add = actions.add_parser(
+        "add", help="copy a model file you already have into the models folder (it is loaded first to check it)"
+    )
     add.add_argument("file", type=Path)
     add.add_argument("--overwrite", action="store_true", help="replace a different file of the same name")
-    download = actions.add_parser("download", help="download a catalogue model (its licence is shown first); "
-                                                   "an interrupted download resumes")
+    download = actions.add_parser(
+        "download", help="download a catalogue model (its licence is shown first); an interrupted download resumes"
+    )
     download.add_argument("name", help="catalogue name, e.g. gfpgan-1.4 or codeformer (see `iqpfr models list`)")
     download.add_argument("--yes", action="store_true", help="accept the licence without being asked")
     download.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -50,15 +56,19 @@ def _list(args: argparse.Namespace) -> int:
         if model is not None:
             state = f"installed: {model.path}"
         elif partial_download(entry):
-            state = (f"partly downloaded ({_megabytes(partial_download(entry))} of {_megabytes(entry.size)}); "
-                     f"`iqpfr models download {entry.name}` resumes")
+            state = (
+                f"partly downloaded ({_megabytes(partial_download(entry))} of {_megabytes(entry.size)}); "
+                f"`iqpfr models download {entry.name}` resumes"
+            )
         else:
             state = f"not installed; `iqpfr models download {entry.name}`"
-        print(f"{entry.name:<14} {entry.description}\n"
-              f"{'':<14} {entry.file_name}, {_megabytes(entry.size)}, sha256 {entry.sha256_prefix}…\n"
-              f"{'':<14} licence: {entry.licence}\n"
-              f"{'':<14} from {entry.url}\n"
-              f"{'':<14} {state}")
+        print(
+            f"{entry.name:<14} {entry.description}\n"
+            f"{'':<14} {entry.file_name}, {_megabytes(entry.size)}, sha256 {entry.sha256_prefix}…\n"
+            f"{'':<14} licence: {entry.licence}\n"
+            f"{'':<14} from {entry.url}\n"
+            f"{'':<14} {state}"
+        )
     for model in installed.values():
         if model.path.name == "iqpfr_default.pt":
             continue
@@ -88,8 +98,10 @@ def _download(args: argparse.Namespace) -> int:
     if installed:
         print(f"{entry.name} is already installed: {installed[0].path}")
         return EXIT_OK
-    print(f"{entry.description}\n  file: {entry.file_name}, {_megabytes(entry.size)}\n  from: {entry.url}\n"
-          f"  licence: {entry.licence}")
+    print(
+        f"{entry.description}\n  file: {entry.file_name}, {_megabytes(entry.size)}\n  from: {entry.url}\n"
+        f"  licence: {entry.licence}"
+    )
     if not entry.commercial_use:
         print("  Its licence does not allow (all) commercial use; check it before using the results commercially.")
     if not args.yes and not _confirm("Download it under this licence? [y/N] "):
@@ -103,8 +115,10 @@ def _download(args: argparse.Namespace) -> int:
         model = download_model(entry.name, progress=bar)
     except (KeyboardInterrupt, DownloadCancelled):
         bar.close()
-        print(f"Download cancelled; {_megabytes(partial_download(entry))} kept. Run the same command again "
-              f"to resume.", file=sys.stderr)
+        print(
+            f"Download cancelled; {_megabytes(partial_download(entry))} kept. Run the same command again to resume.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     finally:
         bar.close()
@@ -131,7 +145,8 @@ class _ByteBar:
     """A `progress(done, total)` callback drawing a tqdm byte bar on stderr, made on first use."""
 
     def __init__(self, enabled: bool, initial: int = 0) -> None:
-        self.enabled, self.initial, self.bar = enabled, initial, None
+        self.enabled, self.initial = enabled, initial
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
         if not self.enabled:
@@ -139,8 +154,9 @@ class _ByteBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=self.initial, unit="B", unit_scale=True, unit_divisor=1024,
-                            file=sys.stderr)
+            self.bar = tqdm(
+                total=total, initial=self.initial, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr
+            )
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

@@ -17,11 +17,11 @@ from app import APP_NAME, __version__
 from app.errors import DownloadCancelled, WeightsMissingError
 from app.paths import find_model_file, model_search_dirs, offline_mode, user_models_dir
 
-DEFAULT_TIMEOUT_S = 20.0       # the longest wait for the network at any one point
+DEFAULT_TIMEOUT_S = 20.0  # the longest wait for the network at any one point
 DEFAULT_DEADLINE_S = 2 * 3600  # the longest a whole download may take
 _CHUNK = 1 << 20
 
-ProgressCallback = Callable[[int, int | None], None]   # (bytes done, total bytes if known)
+ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total bytes if known)
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,18 @@ def partial_path(destination: Path) -> Path:
     return destination.with_name(f".{destination.name}.part")
 
 
-def download_file(url: str, destination: Path, sha256: str | None = None,
-                  timeout_s: float = DEFAULT_TIMEOUT_S, *, size: int | None = None,
-                  sha256_prefix: str | None = None, progress: ProgressCallback | None = None,
-                  should_cancel: Callable[[], bool] | None = None,
-                  deadline_s: float = DEFAULT_DEADLINE_S) -> Path:
+def download_file(
+    url: str,
+    destination: Path,
+    sha256: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    *,
+    size: int | None = None,
+    sha256_prefix: str | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+) -> Path:
     """Download `url` to `destination`: into a hidden partial file beside it (a later call resumes it),
     checked against `size` and `sha256` (or `sha256_prefix`), then moved into place in one step.
 
@@ -69,8 +76,8 @@ def download_file(url: str, destination: Path, sha256: str | None = None,
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         kept = " The part already downloaded is kept; try again to resume." if part.exists() else ""
         raise WeightsMissingError(
-            f"Could not download {destination.name} from {url}: {_reason(exc)}.{kept} "
-            f"{_where_to_put(destination.name)}") from exc
+            f"Could not download {destination.name} from {url}: {_reason(exc)}.{kept} {_where_to_put(destination.name)}"
+        ) from exc
     _verify(part, destination.name, size, sha256, sha256_prefix)
     os.replace(part, destination)
     return destination
@@ -79,16 +86,25 @@ def download_file(url: str, destination: Path, sha256: str | None = None,
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urllib.parse.urlsplit(newurl).scheme.lower() != "https":
-            raise WeightsMissingError(f"The download of {req.full_url} was redirected to a non-HTTPS address "
-                                      f"({newurl}); refused.")
+            raise WeightsMissingError(
+                f"The download of {req.full_url} was redirected to a non-HTTPS address ({newurl}); refused."
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 _OPENER = urllib.request.build_opener(_HttpsOnlyRedirects)
 
 
-def _fetch(url: str, part: Path, name: str, size: int | None, timeout_s: float, deadline: float,
-           progress: ProgressCallback | None, should_cancel: Callable[[], bool] | None) -> None:
+def _fetch(
+    url: str,
+    part: Path,
+    name: str,
+    size: int | None,
+    timeout_s: float,
+    deadline: float,
+    progress: ProgressCallback | None,
+    should_cancel: Callable[[], bool] | None,
+) -> None:
     have = part.stat().st_size if part.exists() else 0
     if size is not None and have > size:  # not a prefix of the expected file: start again
         part.unlink()
@@ -111,17 +127,22 @@ def _fetch(url: str, part: Path, name: str, size: int | None, timeout_s: float, 
         total = have + int(length) if length and length.isdigit() else None
         if size is not None and total is not None and total != size:
             part.unlink(missing_ok=True)
-            raise WeightsMissingError(f"{name} at {url} has {total:,} bytes, not the expected {size:,}; "
-                                      f"it is not the file this app knows, and was not downloaded.")
+            raise WeightsMissingError(
+                f"{name} at {url} has {total:,} bytes, not the expected {size:,}; "
+                f"it is not the file this app knows, and was not downloaded."
+            )
         total = size if total is None else total
         with open(part, "ab" if have else "wb") as out:
             while True:
                 if should_cancel is not None and should_cancel():
-                    raise DownloadCancelled(f"Download of {name} cancelled; the {have:,} bytes "
-                                            f"received are kept, and the next download resumes from there.")
+                    raise DownloadCancelled(
+                        f"Download of {name} cancelled; the {have:,} bytes "
+                        f"received are kept, and the next download resumes from there."
+                    )
                 if time.monotonic() > deadline:
-                    raise WeightsMissingError(f"Download of {name} took too long and was stopped "
-                                              f"after {have:,} bytes; try again to resume.")
+                    raise WeightsMissingError(
+                        f"Download of {name} took too long and was stopped after {have:,} bytes; try again to resume."
+                    )
                 block = response.read(_CHUNK)
                 if not block:
                     break
@@ -130,8 +151,9 @@ def _fetch(url: str, part: Path, name: str, size: int | None, timeout_s: float, 
                 if progress is not None:
                     progress(have, total)
     if total is not None and have < total:
-        raise WeightsMissingError(f"The download of {name} stopped after {have:,} of {total:,} "
-                                  f"bytes; try again to resume.")
+        raise WeightsMissingError(
+            f"The download of {name} stopped after {have:,} of {total:,} bytes; try again to resume."
+        )
 
 
 def _resumes_at(response, offset: int) -> bool:
@@ -172,7 +194,8 @@ def ensure_weights(source: WeightSource, allow_download: bool = True) -> Path:
     if not allow_download or offline_mode():
         raise WeightsMissingError(
             f"{source.description or source.file_name} is not on this machine and downloads are off. "
-            f"{_where_to_put(source.file_name)}")
+            f"{_where_to_put(source.file_name)}"
+        )
     return download_file(source.url, user_models_dir() / source.file_name, source.sha256)
 
 

@@ -1,6 +1,9 @@
-"""Errors that carry a message meant for the person using the app, and `printable` for the
-file names inside those messages."""
+"""Errors that carry a message meant for the person using the app, `failure_message` for any other
+exception, and `printable` for the file names inside those messages (no Qt here: the CLI, batch and GUI
+share them)."""
 
+import errno
+import os
 import unicodedata
 
 # Format characters that reorder or hide text on screen (bidi overrides and isolates).
@@ -60,5 +63,48 @@ class PhotoTooSmallError(StudioError):
     """A photo is too small (or too thin) to hold a face, or to be scored."""
 
 
+class FaceNotFoundError(StudioError):
+    """No (new) face where the user asked for one: inside a box drawn around a face the detector missed."""
+
+
 class DeviceError(StudioError):
     """A compute device was asked for that this machine does not offer."""
+
+
+# What an OSError means, in the words of someone saving photos (else the system's own words).
+_OS_REASONS: dict[int | None, str] = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the drive is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOENT: "it does not exist",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EIO: "the drive reported a read or write error",
+    errno.ENOTDIR: "a file is where a folder should be",
+    errno.EISDIR: "it is a folder",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why an OSError happened, in plain words ('the disk is full')."""
+    return _OS_REASONS.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
+
+
+def _path_text(filename: object) -> str:
+    return os.fsdecode(filename) if isinstance(filename, (str, bytes, os.PathLike)) else str(filename)
+
+
+def failure_message(exc: BaseException, doing: str, name: str = "") -> str:
+    """What went wrong while trying to `doing` ("open 'a.jpg'"), as a sentence for the user (no traceback).
+
+    `name`: the photo's file name, put in front of a message that does not say which photo it is about."""
+    if isinstance(exc, StudioError):
+        return str(exc) if name in str(exc) else f"{name}: {exc}"
+    if isinstance(exc, MemoryError):
+        return f"Not enough memory to {doing}; close other programs or try a smaller photo."
+    if isinstance(exc, OSError) and (exc.errno or exc.strerror):
+        where = f" ('{printable(_path_text(exc.filename))}')" if exc.filename not in (None, "") else ""
+        return f"Could not {doing}: {os_reason(exc)}{where}."
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return printable(f"Could not {doing}: unexpected error ({type(exc).__name__}: {first_line}).")

@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 
@@ -78,7 +79,7 @@ def check_writable(folder: Path, probe_bytes: int = 64 * 1024) -> None:
             os.unlink(probe)
 
 
-def remove_stale_temp_files(folder: Path, skip_folders: set[tuple[int, int]] = frozenset()) -> list[Path]:
+def remove_stale_temp_files(folder: Path, skip_folders: AbstractSet[tuple[int, int]] = frozenset()) -> list[Path]:
     """Delete the temporary files `atomic_target` left under `folder` when a run was killed mid-write.
 
     Call only while no other writer of ours uses `folder` (hold its lock). Links are not followed and

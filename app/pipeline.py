@@ -3,8 +3,11 @@
 The restorer is IQPFR or a public model (GFPGAN, RestoreFormer, CodeFormer; `app.restorers`), all
 behind one interface: faces are aligned at the restorer's face size and converted by its descriptor.
 `prepare` runs detection, alignment and the restorer's per-photo work once (IQPFR's encoder; the
-whole network for models whose only setting is a strength); `restore_prepared` then does only what
-depends on the sliders, so moving a slider does not re-encode.
+whole network for models whose only setting is a strength); `restore_faces` then does only what
+depends on the sliders, so moving a slider does not re-encode, and `compose` pastes the faces back: at
+full resolution for saving, or on a preview no larger than the screen needs, so a slider move on a
+50 MP photo does not re-paste 50 MP. `restore_prepared` does both at full resolution. `add_face` appends a face the
+detector missed, found inside a box the user drew.
 
 Memory does not grow with the number of faces: they go through the restorer FACE_CHUNK at a time, and
 the per-photo work is kept for the first CACHED_FACES faces only (the rest are re-encoded on each
@@ -13,30 +16,48 @@ slider move, which is slower but bounded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 
 from app.device import resolve_device
-from app.errors import StudioError
-from app.faces import AlignedFace, DetectedFace, FaceDetector, align_face, create_detector, detect_faces, paste_face
+from app.errors import FaceNotFoundError, StudioError
+from app.faces import (
+    AlignedFace,
+    DetectedFace,
+    FaceDetector,
+    align_face,
+    create_detector,
+    detect_faces,
+    find_face_in_box,
+    overlap,
+    paste_face,
+)
 from app.model import IQPFR, ModelInfo
 from app.photo_io import Photo
 from app.restorers import DEFAULT_STRENGTH, FaceNetwork, IQPFRNetwork, RestorerDescriptor, load_network
-from app.restorers.descriptor import images_to_tensor, tensor_to_images
 
 DEFAULT_QUALITY = 0.9
-FACE_CHUNK = 8      # faces that go through the restorer together
-CACHED_FACES = 64   # faces whose restorer input and per-photo work are kept between slider moves
+FACE_CHUNK = 8  # faces that go through the restorer together
+CACHED_FACES = 64  # faces whose restorer input and per-photo work are kept between slider moves
+SAME_FACE_OVERLAP = 0.5  # a face added by hand that overlaps a found one this much (IoU) is that face
+StopCheck = Callable[[], bool]
+
+
+class Stopped(Exception):
+    """Work was stopped between two steps because `should_stop()` said so (a newer request, or closing)."""
 
 
 def check_fidelity(value: float) -> float:
     """A fidelity weight w ∈ [0, 1] (0 = codebook only, 1 = keep the input's structure)."""
     value = float(value)
     if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise StudioError(f"Fidelity must be between 0 (more restoration) and 1 (closer to the original), "
-                          f"not {value:g}.")
+        raise StudioError(
+            f"Fidelity must be between 0 (more restoration) and 1 (closer to the original), not {value:g}."
+        )
     return value
 
 
@@ -61,8 +82,8 @@ class PreparedChunk:
 
     start: int
     stop: int
-    inputs: torch.Tensor | None = None   # the aligned faces as the restorer's input tensor
-    encoded: object | None = None        # the restorer's per-photo work on them (IQPFR: EncodedFaces)
+    inputs: torch.Tensor | None = None  # the aligned faces as the restorer's input tensor
+    encoded: object | None = None  # the restorer's per-photo work on them (IQPFR: EncodedFaces)
     cached: bool = False
 
 
@@ -70,7 +91,8 @@ class PreparedChunk:
 class PreparedPhoto:
     photo: Photo
     faces: list[PreparedFace]
-    chunks: list[PreparedChunk]    # the faces in order, FACE_CHUNK at a time; empty without faces
+    chunks: list[PreparedChunk]  # the faces in order, FACE_CHUNK at a time; empty without faces
+    previews: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # see preview_pixels
 
     @property
     def face_count(self) -> int:
@@ -78,25 +100,52 @@ class PreparedPhoto:
 
 
 @dataclass
+class RestoredFaces:
+    """The restored aligned faces of a photo (uint8 RGB, in the photo's face order), not yet pasted back."""
+
+    faces: list[np.ndarray]
+    quality: float
+    fidelity: float  # the weight asked for (ignored by models without a fidelity path)
+    common_indices: torch.Tensor | None = None
+    hq_indices: torch.Tensor | None = None
+    strength: float | None = None  # blend of restored and original face; None for models without one
+
+    def photo(self, prepared: PreparedPhoto, include: Collection[int] | None = None) -> RestoredPhoto:
+        """The full-resolution photo with the included faces (default: all) pasted back."""
+        pixels = compose(prepared, self.faces, include)
+        restored = [face for index, face in enumerate(self.faces) if include is None or index in include]
+        return RestoredPhoto(
+            prepared.photo.with_pixels(pixels),
+            restored,
+            self.quality,
+            self.fidelity,
+            self.common_indices,
+            self.hq_indices,
+            self.strength,
+        )
+
+
+@dataclass
 class RestoredPhoto:
-    photo: Photo                   # same size, dtype and metadata as the input
+    photo: Photo  # same size, dtype and metadata as the input
     restored_faces: list[np.ndarray]
     quality: float
-    fidelity: float                # the weight asked for (ignored by models without a fidelity path)
+    fidelity: float  # the weight asked for (ignored by models without a fidelity path)
     common_indices: torch.Tensor | None = None
     hq_indices: torch.Tensor | None = None
     strength: float | None = None  # blend of restored and original face; None for models without one
 
 
-# IQPFR's image ↔ tensor conversion under the names app.training.evaluate imports.
-to_model_input, to_uint8_images = images_to_tensor, tensor_to_images
-
-
 class FaceRestorer:
     """Detection, alignment and paste-back around one face restorer (`FaceNetwork`; an IQPFR model is wrapped)."""
 
-    def __init__(self, model: IQPFR | FaceNetwork, model_info: ModelInfo | None, detector: FaceDetector,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        model: IQPFR | FaceNetwork,
+        model_info: ModelInfo | None,
+        detector: FaceDetector,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.device = torch.device(device)
         if not isinstance(model, FaceNetwork):
             if model_info is None:
@@ -106,8 +155,14 @@ class FaceRestorer:
         self.detector = detector
 
     @classmethod
-    def create(cls, weights: str | None = None, detector: str = "mtcnn", device: str = "auto",
-               allow_download: bool = True, model: str | None = None) -> "FaceRestorer":
+    def create(
+        cls,
+        weights: str | None = None,
+        detector: str = "mtcnn",
+        device: str = "auto",
+        allow_download: bool = True,
+        model: str | None = None,
+    ) -> FaceRestorer:
         """`model`: None/'iqpfr' (with `weights`), a catalogue name or a model file (see app.restorers)."""
         resolved = resolve_device(device)
         network = load_network(model, weights, resolved)
@@ -150,16 +205,39 @@ class FaceRestorer:
 
     def prepare(self, photo: Photo) -> PreparedPhoto:
         rgb = photo.rgb8()
-        faces = [PreparedFace(face, align_face(rgb, face.landmarks, self.face_size))
-                 for face in detect_faces(self.detector, rgb)]
-        chunks = []
-        for start in range(0, len(faces), FACE_CHUNK):
-            chunk = PreparedChunk(start, min(start + FACE_CHUNK, len(faces)))
-            if start < CACHED_FACES:
-                chunk.inputs, chunk.encoded = self._encode(faces[chunk.start:chunk.stop])
-                chunk.cached = True
-            chunks.append(chunk)
+        faces = [
+            PreparedFace(face, align_face(rgb, face.landmarks, self.face_size))
+            for face in detect_faces(self.detector, rgb)
+        ]
+        chunks = [
+            self._chunk(faces, start, min(start + FACE_CHUNK, len(faces))) for start in range(0, len(faces), FACE_CHUNK)
+        ]
         return PreparedPhoto(photo, faces, chunks)
+
+    def add_face(self, prepared: PreparedPhoto, box: tuple[float, float, float, float]) -> PreparedPhoto:
+        """`prepared` with one more face, the last: the one found inside `box` (photo pixels), drawn by the user
+        around a face the detector missed. It goes through the restorer as a chunk of its own (cached while the
+        photo has fewer than CACHED_FACES faces); the faces already there keep their indices and their work.
+        FaceNotFoundError when there is no face inside the box, or only one already found."""
+        rgb = prepared.photo.rgb8()
+        detection = find_face_in_box(self.detector, rgb, box)
+        for index, face in enumerate(prepared.faces):
+            if overlap(face.detection.box, detection.box) >= SAME_FACE_OVERLAP:
+                raise FaceNotFoundError(
+                    f"The face inside the box you drew was already found (face {index + 1}); "
+                    "tick it in the face strip to restore it."
+                )
+        faces = [*prepared.faces, PreparedFace(detection, align_face(rgb, detection.landmarks, self.face_size))]
+        chunk = self._chunk(faces, len(prepared.faces), len(faces))
+        return PreparedPhoto(prepared.photo, faces, [*prepared.chunks, chunk], prepared.previews)
+
+    def _chunk(self, faces: list[PreparedFace], start: int, stop: int) -> PreparedChunk:
+        """Faces start..stop-1 as a chunk, with the restorer's work on them when `start` is below CACHED_FACES."""
+        chunk = PreparedChunk(start, stop)
+        if start < CACHED_FACES:
+            chunk.inputs, chunk.encoded = self._encode(faces[start:stop])
+            chunk.cached = True
+        return chunk
 
     def _encode(self, faces: list[PreparedFace]) -> tuple[torch.Tensor, object]:
         """The restorer's input tensor for `faces` and its per-photo work on them."""
@@ -167,25 +245,34 @@ class FaceRestorer:
         with torch.no_grad():
             return inputs, self.network.encode(inputs)
 
-    def restore_prepared(self, prepared: PreparedPhoto, quality: float = DEFAULT_QUALITY,
-                         fidelity: float | None = None, hq_weight: float | None = None,
-                         strength: float | None = None) -> RestoredPhoto:
-        """The slider-dependent part on the cached preparation; `fidelity` None = the model's default,
-        `strength` None = fully restored. Settings a model does not have are ignored."""
+    def restore_faces(
+        self,
+        prepared: PreparedPhoto,
+        quality: float = DEFAULT_QUALITY,
+        fidelity: float | None = None,
+        hq_weight: float | None = None,
+        strength: float | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> RestoredFaces:
+        """The slider-dependent part on the cached preparation: every face restored (not yet pasted).
+        `fidelity` None = the model's default, `strength` None = fully restored; settings a model does not
+        have are ignored. `should_stop()` is asked between chunks of faces; True raises `Stopped`."""
         fidelity = self.default_fidelity if fidelity is None else check_fidelity(fidelity)
         if self.has_strength:
             strength = DEFAULT_STRENGTH if strength is None else check_strength(strength)
         else:
             strength = None
-        if not prepared.faces:
-            return RestoredPhoto(prepared.photo.with_pixels(prepared.photo.pixels.copy()), [], quality, fidelity,
-                                 strength=strength)
         restored_faces: list[np.ndarray] = []
         common_indices, hq_indices = [], []
         with torch.no_grad():
             for chunk in prepared.chunks:
-                inputs, encoded = ((chunk.inputs, chunk.encoded) if chunk.cached
-                                   else self._encode(prepared.faces[chunk.start:chunk.stop]))
+                if should_stop is not None and should_stop():
+                    raise Stopped
+                inputs, encoded = (
+                    (chunk.inputs, chunk.encoded)
+                    if chunk.inputs is not None  # (= chunk.cached)
+                    else self._encode(prepared.faces[chunk.start : chunk.stop])
+                )
                 result = self.network.restore(encoded, inputs, quality, fidelity, hq_weight)
                 image = result.image
                 if strength is not None:
@@ -193,18 +280,67 @@ class FaceRestorer:
                 restored_faces += self.descriptor.to_images(image)
                 common_indices.append(result.common_indices)
                 hq_indices.append(result.hq_indices)
-        original = prepared.photo.pixels
-        pixels = original.copy()
-        for face, restored in zip(prepared.faces, restored_faces, strict=True):
-            paste_face(pixels, restored, face.aligned.inverse, original=original)
-        return RestoredPhoto(prepared.photo.with_pixels(pixels), restored_faces, quality, fidelity,
-                             _joined(common_indices), _joined(hq_indices), strength)
+        return RestoredFaces(restored_faces, quality, fidelity, _joined(common_indices), _joined(hq_indices), strength)
 
-    def restore(self, photo: Photo, quality: float = DEFAULT_QUALITY, fidelity: float | None = None,
-                hq_weight: float | None = None, strength: float | None = None) -> RestoredPhoto:
+    def restore_prepared(
+        self,
+        prepared: PreparedPhoto,
+        quality: float = DEFAULT_QUALITY,
+        fidelity: float | None = None,
+        hq_weight: float | None = None,
+        strength: float | None = None,
+        include: Collection[int] | None = None,
+    ) -> RestoredPhoto:
+        """Every face restored and the included ones (default: all) pasted into the full-resolution photo."""
+        faces = self.restore_faces(prepared, quality, fidelity, hq_weight, strength)
+        return faces.photo(prepared, include)
+
+    def restore(
+        self,
+        photo: Photo,
+        quality: float = DEFAULT_QUALITY,
+        fidelity: float | None = None,
+        hq_weight: float | None = None,
+        strength: float | None = None,
+    ) -> RestoredPhoto:
         return self.restore_prepared(self.prepare(photo), quality, fidelity, hq_weight, strength)
+
+
+def compose(
+    prepared: PreparedPhoto,
+    faces: list[np.ndarray],
+    include: Collection[int] | None = None,
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """The photo's pixels with the restored `faces` of the faces in `include` (indices; default all) pasted
+    back; at full resolution, or, with `max_pixels`, on `preview_pixels(max_pixels)` (a large photo is then
+    pasted at the preview's scale: only the face regions of a small image are touched)."""
+    original, scale = (prepared.photo.pixels, 1.0) if max_pixels is None else preview_pixels(prepared, max_pixels)
+    pixels = original.copy()
+    for index, (face, restored) in enumerate(zip(prepared.faces, faces, strict=True)):
+        if include is None or index in include:
+            inverse = face.aligned.inverse if scale == 1.0 else face.aligned.inverse * scale
+            paste_face(pixels, restored, inverse, original=original)
+    return pixels
+
+
+def preview_pixels(prepared: PreparedPhoto, max_pixels: int) -> tuple[np.ndarray, float]:
+    """The photo's pixels shrunk (area filter) to at most `max_pixels` pixels, and the scale used (1.0: the
+    photo itself); computed once per photo and size."""
+    pixels = prepared.photo.pixels
+    height, width = pixels.shape[:2]
+    if height * width <= max_pixels:
+        return pixels, 1.0
+    cached = prepared.previews.get(max_pixels)
+    if cached is None:
+        scale = (max_pixels / (height * width)) ** 0.5
+        size = (max(1, int(width * scale)), max(1, int(height * scale)))
+        shrunk = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        cached = prepared.previews[max_pixels] = (shrunk, size[0] / width)
+    return cached
 
 
 def _joined(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
     """Per-chunk tensors joined along the face axis; None when the restorer gives none."""
-    return None if not parts or any(part is None for part in parts) else torch.cat(parts)
+    tensors = [part for part in parts if part is not None]
+    return torch.cat(tensors) if tensors and len(tensors) == len(parts) else None

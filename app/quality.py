@@ -16,13 +16,14 @@ import numpy as np
 import torch
 
 from app.errors import PhotoTooSmallError, QualityMetricError
+from app.image_tensors import UNIT_RANGE, images_to_tensor
 from app.paths import offline_mode
 
 DEFAULT_METRIC = "piqe"
-MIN_SIDE = 32            # PIQE and friends need a few 16 px blocks: smaller images are upscaled to this
-MAX_SIDE = 1024          # bigger images are downscaled before scoring (speed)
-MIN_SCORED_SIDE = 8      # below this there is too little image to score, even upscaled
-MAX_ASPECT = MAX_SIDE    # longer side / shorter side: a thinner strip would need too many pixels at MIN_SIDE
+MIN_SIDE = 32  # PIQE and friends need a few 16 px blocks: smaller images are upscaled to this
+MAX_SIDE = 1024  # bigger images are downscaled before scoring (speed)
+MIN_SCORED_SIDE = 8  # below this there is too little image to score, even upscaled
+MAX_ASPECT = MAX_SIDE  # longer side / shorter side: a thinner strip would need too many pixels at MIN_SIDE
 DOWNLOAD_TIMEOUT_S = 20
 
 
@@ -92,15 +93,20 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
     height, width = rgb.shape[:2]
     longest, shortest = max(height, width), min(height, width)
     if shortest < MIN_SCORED_SIDE or longest > shortest * MAX_ASPECT:
-        raise PhotoTooSmallError(f"The image is {width}×{height} pixels: too small or too thin to score (it needs at "
-                                 f"least {MIN_SCORED_SIDE} pixels each way, and at most {MAX_ASPECT}:1 between "
-                                 f"its sides).")
+        raise PhotoTooSmallError(
+            f"The image is {width}×{height} pixels: too small or too thin to score (it needs at "
+            f"least {MIN_SCORED_SIDE} pixels each way, and at most {MAX_ASPECT}:1 between "
+            f"its sides)."
+        )
     # Longer side down to MAX_SIDE, but the shorter side never below MIN_SIDE (at most MAX_SIDE² pixels).
     scale = max(min(1.0, MAX_SIDE / longest), MIN_SIDE / shortest)
     if scale != 1.0:
-        rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)),
-                         interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        rgb = cv2.resize(
+            rgb,
+            (round(width * scale), round(height * scale)),
+            interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC,
+        )
+    return images_to_tensor([rgb], "cpu", UNIT_RANGE)
 
 
 @contextlib.contextmanager
@@ -111,9 +117,11 @@ def _weights_download_guard(metric: str):
     original = download_util.download_url_to_file
 
     def refuse(url, destination, *args, **kwargs):
-        raise QualityMetricError(f"The '{metric}' metric needs weights that are not on this machine "
-                                 f"({url.rsplit('/', 1)[-1]}); downloads are off. Put the file at {destination} "
-                                 f"or use the weight-free default '{DEFAULT_METRIC}'.")
+        raise QualityMetricError(
+            f"The '{metric}' metric needs weights that are not on this machine "
+            f"({url.rsplit('/', 1)[-1]}); downloads are off. Put the file at {destination} "
+            f"or use the weight-free default '{DEFAULT_METRIC}'."
+        )
 
     previous_timeout = socket.getdefaulttimeout()
     if offline_mode():
@@ -145,9 +153,11 @@ def tensors_only_loading(metric: str):
         try:
             return original(*args, **kwargs)
         except pickle.UnpicklingError as exc:
-            raise QualityMetricError(f"The '{metric}' metric's weights file holds more than tensors and was not "
-                                     "loaded (it could run code). Delete it from pyiqa's cache to fetch a clean "
-                                     "copy.") from exc
+            raise QualityMetricError(
+                f"The '{metric}' metric's weights file holds more than tensors and was not "
+                "loaded (it could run code). Delete it from pyiqa's cache to fetch a clean "
+                "copy."
+            ) from exc
 
     torch.load = load_tensors_only
     try:

@@ -21,6 +21,7 @@ network; CodeFormer: the whole network for every fidelity weight w).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -30,8 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.device import describe_device, resolve_device  # noqa: E402
-from app.model import load_model, untrained_model  # noqa: E402
+from app.device import describe_device, resolve_device
+from app.model import load_model, untrained_model
 
 SLIDER_TARGET_MS, PHOTO_TARGET_MS = 150.0, 1000.0
 
@@ -63,14 +64,31 @@ def main() -> int:
     parser.add_argument("--faces", type=int, default=1, help="faces per batch")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
-    parser.add_argument("--clock", choices=CLOCKS, default="wall",
-                        help="wall (default), or cpu: this process's CPU time, which a busy machine inflates "
-                             "less (with --threads 1 it approximates wall time on an idle core)")
-    parser.add_argument("--plugins", nargs="*", metavar="ARCH",
-                        help="time the public plug-in models instead (default: all of GFPGAN, RestoreFormer, "
-                             "CodeFormer); repeats: a fifth of --repeats, at least 1")
-    parser.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
-                        "test" / "gfpgan-inputs" / "whole_imgs" / "Blake_Lively.jpg")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall (default), or cpu: this process's CPU time, which a busy machine inflates "
+        "less (with --threads 1 it approximates wall time on an idle core)",
+    )
+    parser.add_argument(
+        "--plugins",
+        nargs="*",
+        metavar="ARCH",
+        help="time the public plug-in models instead (default: all of GFPGAN, RestoreFormer, "
+        "CodeFormer); repeats: a fifth of --repeats, at least 1",
+    )
+    parser.add_argument(
+        "--photo",
+        type=Path,
+        default=Path(__file__).resolve().parents[2]
+        / "shared"
+        / "data"
+        / "test"
+        / "gfpgan-inputs"
+        / "whole_imgs"
+        / "Blake_Lively.jpg",
+    )
     args = parser.parse_args()
 
     global clock
@@ -94,16 +112,23 @@ def main() -> int:
             "decode (codes only)": timed(lambda: model.decode(codes), args.repeats, device),
         }
         if model.has_fidelity:
-            rows[f"decode (fidelity path, w {fidelity:g})"] = \
-                timed(lambda: model.decode(codes, encoded, fidelity), args.repeats, device)
-        slider = {"slider/fidelity change, fidelity path off (w 0)":
-                  timed(lambda: model.restore_from_features(encoded, 0.5, 0.0), args.repeats, device)}
+            rows[f"decode (fidelity path, w {fidelity:g})"] = timed(
+                lambda: model.decode(codes, encoded, fidelity), args.repeats, device
+            )
+        slider = {
+            "slider/fidelity change, fidelity path off (w 0)": timed(
+                lambda: model.restore_from_features(encoded, 0.5, 0.0), args.repeats, device
+            )
+        }
         if model.has_fidelity:
-            slider[f"slider/fidelity change, fidelity path on (w {fidelity:g})"] = \
-                timed(lambda: model.restore_from_features(encoded, 0.5, fidelity), args.repeats, device)
-    print(f"model: {info.describe()} · {size}px faces · fidelity path: {'yes' if model.has_fidelity else 'no'} · "
-          f"device: {describe_device(device)} · batch of {args.faces} face(s) · median of {args.repeats} "
-          f"· {args.clock} clock")
+            slider[f"slider/fidelity change, fidelity path on (w {fidelity:g})"] = timed(
+                lambda: model.restore_from_features(encoded, 0.5, fidelity), args.repeats, device
+            )
+    print(
+        f"model: {info.describe()} · {size}px faces · fidelity path: {'yes' if model.has_fidelity else 'no'} · "
+        f"device: {describe_device(device)} · batch of {args.faces} face(s) · median of {args.repeats} "
+        f"· {args.clock} clock"
+    )
     for name, seconds in rows.items():
         print(f"  {name:<58} {1000 * seconds / args.faces:8.1f} ms/face")
     for name, seconds in slider.items():
@@ -121,9 +146,11 @@ def main() -> int:
         prepared = restorer.prepare(photo)
         whole = 1000 * timed(lambda: restorer.restore(photo, 0.9), max(3, args.repeats // 3), device)
         verdict = "meets" if whole < PHOTO_TARGET_MS else "MISSES"
-        print(f"  whole photo {args.photo.name} ({photo.width}×{photo.height}, {prepared.face_count} faces): "
-              f"{whole:.0f} ms (detect + align + encode + restore + paste; {verdict} the < "
-              f"{PHOTO_TARGET_MS:.0f} ms target)")
+        print(
+            f"  whole photo {args.photo.name} ({photo.width}×{photo.height}, {prepared.face_count} faces): "
+            f"{whole:.0f} ms (detect + align + encode + restore + paste; {verdict} the < "
+            f"{PHOTO_TARGET_MS:.0f} ms target)"
+        )
     return 0
 
 
@@ -135,18 +162,22 @@ def benchmark_plugins(names: list[str], device: torch.device, repeats: int, face
     if unknown:
         print(f"unknown plug-in architecture(s) {', '.join(unknown)}; known: {', '.join(REFERENCE_BUILDS)}")
         return 2
-    print(f"plug-in models, random weights in the official configurations · device: {describe_device(device)} · "
-          f"batch of {faces} face(s) · median of {repeats} · {'cpu' if clock is time.process_time else 'wall'} clock")
+    print(
+        f"plug-in models, random weights in the official configurations · device: {describe_device(device)} · "
+        f"batch of {faces} face(s) · median of {repeats} · {'cpu' if clock is time.process_time else 'wall'} clock"
+    )
     for architecture in names or list(REFERENCE_BUILDS):
         file_name = REFERENCE_BUILDS[architecture][1]
         network = load_plugin(Path(file_name), device, official_layout_state(architecture))
         size = network.descriptor.face_size
         batch = torch.rand(faces, 3, size, size, device=device) * 2 - 1
         if network.descriptor.has_strength:
-            seconds = timed(lambda: network.encode(batch), repeats, device)
+            seconds = timed(functools.partial(network.encode, batch), repeats, device)
             slider = "strength change: a blend, no network"
         else:
-            seconds = timed(lambda: network.restore(None, batch, 0.0, network.default_fidelity), repeats, device)
+            seconds = timed(
+                functools.partial(network.restore, None, batch, 0.0, network.default_fidelity), repeats, device
+            )
             slider = "every fidelity (w) change runs the whole network again"
         print(f"  {architecture:<14} {size} px: {seconds / faces:6.2f} s per face to restore ({slider})")
         del network

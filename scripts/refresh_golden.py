@@ -30,12 +30,14 @@ def weights_digest(path: Path) -> str:
 def golden_outputs(model, info, face: np.ndarray) -> dict[float, np.ndarray]:
     import torch
 
-    from app.pipeline import to_model_input, to_uint8_images
+    from app.image_tensors import images_to_tensor, tensor_to_images
 
     with torch.no_grad():
-        encoded = model.encode(to_model_input([face], torch.device("cpu")))
-        return {q: to_uint8_images(model.restore_from_features(encoded, q, info.default_fidelity).image)[0]
-                for q in QUALITIES}
+        encoded = model.encode(images_to_tensor([face], torch.device("cpu")))
+        return {
+            q: tensor_to_images(model.restore_from_features(encoded, q, info.default_fidelity).image)[0]
+            for q in QUALITIES
+        }
 
 
 def main() -> int:
@@ -57,9 +59,17 @@ def main() -> int:
     Image.fromarray(aligned).save(GOLDEN_DIR / "astronaut_face.png")
     for quality, image in golden_outputs(model, info, aligned).items():
         Image.fromarray(image).save(GOLDEN_DIR / f"astronaut_quality_{quality:g}.png")
-    (GOLDEN_DIR / "golden.json").write_text(json.dumps({
-        "weights_sha256": weights_digest(weights), "default_fidelity": info.default_fidelity,
-        "qualities": list(QUALITIES)}, indent=2) + "\n")
+    (GOLDEN_DIR / "golden.json").write_text(
+        json.dumps(
+            {
+                "weights_sha256": weights_digest(weights),
+                "default_fidelity": info.default_fidelity,
+                "qualities": list(QUALITIES),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"golden outputs for {weights.name} written to {GOLDEN_DIR}: look at them before committing")
     return 0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install IQPFR Studio with everything it needs, in the order that works.
-# Usage: bash scripts/setup.sh            (runtime + test tools)
+# Usage: bash scripts/setup.sh            (runtime + test and check tools: requirements/dev.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"

@@ -18,8 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-POLL_MS = 200
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -29,55 +27,38 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])  # before the heavy imports: a platform plugin that cannot load fails fast
     platform = app.platformName()
     print(f"Qt platform: {platform}", flush=True)
     if platform != "xcb":
-        print(f"The window ran on Qt's '{platform}' platform, not on X11 (xcb); set QT_QPA_PLATFORM=xcb.",
-              file=sys.stderr)
+        print(
+            f"The window ran on Qt's '{platform}' platform, not on X11 (xcb); set QT_QPA_PLATFORM=xcb.", file=sys.stderr
+        )
         return 1
 
-    from app.gui.main import parse_args, start_app
+    from app.gui.self_test import open_and_wait_for_restored
 
-    app, window = start_app(parse_args([str(args.photo), "--device", "cpu"]))
+    def screenshot(window) -> str:
+        print(
+            f"Restored {window.last_restored.face_count} face(s) in {window.last_restored.seconds:.1f} s; "
+            f"window caption: {window.compare.after_caption!r}",
+            flush=True,
+        )
+        if not args.screenshot:
+            return ""
+        shot = window.screen().grabWindow(0)  # read back from the X server, not re-rendered by Qt
+        if shot.isNull() or not shot.save(str(args.screenshot)):
+            return f"could not take a screenshot into {args.screenshot}"
+        print(f"Screenshot: {args.screenshot} ({shot.width()}×{shot.height()})", flush=True)
+        return ""
 
-    clock = QElapsedTimer()
-    clock.start()
-    outcome: dict[str, str] = {}
-
-    def finish(failure: str = "") -> None:
-        timer.stop()
-        outcome["failure"] = failure
-        window.close()  # the last window: the event loop ends
-
-    def check() -> None:
-        restored = window.last_restored
-        if restored is not None and restored.face_count:
-            app.processEvents()  # paint the result before the screenshot
-            if args.screenshot:
-                shot = window.screen().grabWindow(0)  # read back from the X server, not re-rendered by Qt
-                if shot.isNull() or not shot.save(str(args.screenshot)):
-                    return finish(f"could not take a screenshot into {args.screenshot}")
-                print(f"Screenshot: {args.screenshot} ({shot.width()}×{shot.height()})", flush=True)
-            print(f"Restored {restored.face_count} face(s) in {restored.seconds:.1f} s; "
-                  f"window caption: {window.after_pane.caption.text()!r}", flush=True)
-            return finish()
-        if window.banner.isVisible():
-            return finish(f"the window reported: {window.banner.text()}")
-        if clock.elapsed() > args.timeout * 1000:
-            return finish(f"no restored photo after {args.timeout:.0f} s")
-
-    timer = QTimer(interval=POLL_MS)
-    timer.timeout.connect(check)
-    timer.start()
-    code = app.exec()
-    if outcome.get("failure", "not finished"):
-        print(f"Smoke test failed: {outcome.get('failure', 'the window closed early')}", file=sys.stderr)
+    run = open_and_wait_for_restored([str(args.photo), "--device", "cpu"], args.timeout, screenshot)
+    if run.failure:
+        print(f"Smoke test failed: {run.failure}", file=sys.stderr)
         return 1
-    return code
+    return 0
 
 
 if __name__ == "__main__":

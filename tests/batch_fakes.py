@@ -13,16 +13,25 @@ from types import SimpleNamespace
 
 
 class FakeRestorer:
-    """'Restores' one face per photo by inverting it; raises the given error for chosen file names."""
+    """'Restores' one face per photo by inverting it; raises the given error for chosen file names, and finds
+    no face in the photos named in `no_faces`."""
 
     has_fidelity = False
     has_strength = False
     has_quality_score = True
     model_info = SimpleNamespace(describe=lambda: "fake restorer for tests")
 
-    def __init__(self, errors: dict[str, BaseException] | None = None, delay_s: float = 0.0,
-                 announce: bool = False) -> None:
-        self.errors, self.delay_s, self.announce = errors or {}, delay_s, announce
+    def __init__(
+        self,
+        errors: dict[str, BaseException] | None = None,
+        delay_s: float = 0.0,
+        announce: bool = False,
+        no_faces: set[str] = frozenset(),
+        model: str = "",
+    ) -> None:
+        self.errors, self.delay_s, self.announce, self.no_faces = errors or {}, delay_s, announce, no_faces
+        if model:
+            self.model_info = SimpleNamespace(describe=lambda: model)
         self.seen: list[str] = []
 
     def restore(self, photo, quality, fidelity, strength=None):
@@ -33,6 +42,8 @@ class FakeRestorer:
         time.sleep(self.delay_s)
         if name in self.errors:
             raise self.errors[name]
+        if name in self.no_faces:
+            return SimpleNamespace(photo=photo, restored_faces=[])
         return SimpleNamespace(photo=photo.with_pixels(255 - photo.pixels), restored_faces=[object()])
 
 
@@ -43,7 +54,7 @@ def _run_cli(argv: list[str]) -> int:
     if "--delay" in argv:
         index = argv.index("--delay")
         delay = float(argv[index + 1])
-        del argv[index:index + 2]
+        del argv[index : index + 2]
     cli._make_restorer = lambda args: FakeRestorer(delay_s=delay, announce=True)
     return cli.main(["batch", *argv, "--no-progress"])
 

@@ -6,11 +6,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["IQPFR_OFFLINE"] = "1"
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -33,6 +33,36 @@ def isolated_model_dirs(tmp_path_factory, monkeypatch):
     models = tmp_path_factory.mktemp("user-models")
     monkeypatch.setenv("IQPFR_MODELS_DIR", str(models))
     return models
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory, monkeypatch):
+    """Settings (QSettings, app.gui.settings_store) and the per-user cache go to temp folders: tests never read or
+    write a user's settings, and every test starts with none."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("IQPFR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated_log(tmp_path_factory, monkeypatch):
+    """The log goes to a temp folder, and what `iqpfr`/`iqpfr-studio` set up (log handlers, exception hooks)
+    is undone after each test. Returns the log folder."""
+    import sys
+    import threading
+
+    from app.logging_setup import shutdown_logging
+
+    folder = tmp_path_factory.mktemp("log")
+    monkeypatch.setenv("IQPFR_LOG_DIR", str(folder))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    yield folder
+    shutdown_logging()
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +105,7 @@ def fidelity_model(fidelity_scales=None):
 
 class CodeInPickle:
     """A pickle that runs code when fully unpickled: it sets `ran`. Loaders must refuse it unrun."""
+
     ran = False
 
     def __reduce__(self):

@@ -26,16 +26,20 @@ RUNNER = REPO / "tests" / "batch_fakes.py"
 
 def _photo(path, width=40, height=30, value=90, noise=False):
     path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (np.random.default_rng(width * height).integers(0, 256, (height, width, 3), np.uint8) if noise
-              else np.full((height, width, 3), value, np.uint8))
+    pixels = (
+        np.random.default_rng(width * height).integers(0, 256, (height, width, 3), np.uint8)
+        if noise
+        else np.full((height, width, 3), value, np.uint8)
+    )
     Image.fromarray(pixels).save(path)
     return path
 
 
 def _snapshot(folder):
     """Bytes and inode of every file under `folder` (links not followed)."""
-    return {p: (p.read_bytes(), p.stat().st_ino) for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.is_symlink()}
+    return {
+        p: (p.read_bytes(), p.stat().st_ino) for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
+    }
 
 
 def _report(output_dir):
@@ -64,12 +68,18 @@ def _private_mounts(setup_shell, command, timeout=900):
     probe = subprocess.run(["unshare", "--mount", "--map-root-user", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"no private mount namespace here: {probe.stderr.decode().strip()}")
-    script = f"set -e; {setup_shell}; exec \"$@\""
-    return subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", *map(str, command)],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    script = f'set -e; {setup_shell}; exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", *map(str, command)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 # ------------------------------------------------------------------ 1. one bad file never stops a batch
+
 
 def test_tiny_and_thin_images_never_stop_a_batch(tmp_path, restorer):
     """Real restorer: these sizes crashed the whole batch with raw OpenCV/torch errors, also on a re-run."""
@@ -95,26 +105,38 @@ def test_any_error_in_one_photo_is_reported_and_the_batch_goes_on(tmp_path, monk
         pass
 
     folder, out = tmp_path / "in", tmp_path / "out"
-    errors = {"a.png": cv2.error("OpenCV(5.0) resize.cpp:4208: error: (-215:Assertion failed) inv_scale_x > 0"),
-              "b.png": RuntimeError("torch.cat(): expected a non-empty list of Tensors"),
-              "c.png": OddLibraryError("something no one foresaw"),
-              "d.png": MemoryError()}
+    errors = {
+        "a.png": cv2.error("OpenCV(5.0) resize.cpp:4208: error: (-215:Assertion failed) inv_scale_x > 0"),
+        "b.png": RuntimeError("torch.cat(): expected a non-empty list of Tensors"),
+        "c.png": OddLibraryError("something no one foresaw"),
+        "d.png": MemoryError(),
+    }
     for name in [*errors, "e.png"]:
         _photo(folder / name)
     restorer = _use_fake_restorer(monkeypatch, FakeRestorer(errors))
     assert main(["batch", str(folder), str(out), "--no-progress"]) == EXIT_OK
     assert restorer.seen == ["a.png", "b.png", "c.png", "d.png", "e.png"]
     report = _report(out)
-    assert _statuses(report, folder) == {"a.png": "failed", "b.png": "failed", "c.png": "failed",
-                                         "d.png": "failed", "e.png": "restored"}
+    assert _statuses(report, folder) == {
+        "a.png": "failed",
+        "b.png": "failed",
+        "c.png": "failed",
+        "d.png": "failed",
+        "e.png": "restored",
+    }
     messages = {os.path.basename(i["source"]): i["message"] for i in report["items"]}
     assert "inv_scale_x > 0" in messages["a.png"] and "OddLibraryError" in messages["c.png"]
-    assert all(messages[name].startswith("unexpected error while restoring") for name in errors)
+    assert all(
+        messages[name].startswith("Could not restore this photo: unexpected error")
+        for name in ("a.png", "b.png", "c.png")
+    )
+    assert messages["d.png"].startswith("Not enough memory to restore this photo")
     assert "skipped" in capsys.readouterr().err
     assert main(["batch", str(folder), str(out), "--no-progress"]) == EXIT_OK  # re-run: retried, no crash
 
 
 # ------------------------------------------------------------------ 4. aliases of the input, by device and inode
+
 
 def test_output_folder_that_is_a_bind_mount_of_the_input_is_refused_even_with_overwrite(tmp_path):
     folder, alias = tmp_path / "in", tmp_path / "alias"
@@ -155,6 +177,7 @@ def test_output_file_hard_linked_to_its_input_is_never_written(tmp_path):
 
 # ------------------------------------------------------------------ 5. output folder inside the input folder
 
+
 def test_output_inside_input_never_takes_its_photos_for_outputs(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "in"
     out = folder / "restored"
@@ -183,6 +206,7 @@ def test_output_inside_input_never_takes_its_photos_for_outputs(tmp_path, monkey
 
 
 # ------------------------------------------------------------------ 8. every file left out is listed, with why
+
 
 def test_every_file_left_out_is_listed_with_its_reason(tmp_path, monkeypatch, capsys):
     folder, out = tmp_path / "in", tmp_path / "out"
@@ -217,11 +241,20 @@ def test_every_file_left_out_is_listed_with_its_reason(tmp_path, monkeypatch, ca
     report = _report(out)
     assert _statuses(report, folder) == {"good.png": "restored"}
     reasons = {os.path.relpath(item["path"], folder): item["reason"] for item in report["not_processed"]}
-    expected = {"anim.gif": "'.gif' is not a supported photo format", "phone.heic": "'.heic' is not a supported",
-                "new.avif": "'.avif' is not a supported", "notes.txt": "'.txt' is not a supported",
-                "README": "no file extension", ".hidden.png": "hidden file", ".thumbs": "hidden folder",
-                "dangling.png": "broken link", "loop.png": "link loop", "sub/back": "already searched",
-                "pipe.png": "not a regular file", "locked": "folder cannot be read (Permission denied)"}
+    expected = {
+        "anim.gif": "'.gif' is not a supported photo format",
+        "phone.heic": "'.heic' is not a supported",
+        "new.avif": "'.avif' is not a supported",
+        "notes.txt": "'.txt' is not a supported",
+        "README": "no file extension",
+        ".hidden.png": "hidden file",
+        ".thumbs": "hidden folder",
+        "dangling.png": "broken link",
+        "loop.png": "link loop",
+        "sub/back": "already searched",
+        "pipe.png": "not a regular file",
+        "locked": "folder cannot be read (Permission denied)",
+    }
     assert set(reasons) == set(expected)
     for name, words in expected.items():
         assert words in reasons[name], (name, reasons[name])
@@ -233,15 +266,16 @@ def test_every_file_left_out_is_listed_with_its_reason(tmp_path, monkeypatch, ca
 
 # ------------------------------------------------------------------ 9. read-only, full disk, report not writable
 
+
 def test_read_only_output_is_refused_before_any_photo(tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
     _photo(folder / "a.png")
     out.mkdir()
-    result = _private_mounts(f"mount --bind '{out}' '{out}'; mount -o remount,bind,ro '{out}'",
-                             _runner(folder, out))
+    result = _private_mounts(f"mount --bind '{out}' '{out}'; mount -o remount,bind,ro '{out}'", _runner(folder, out))
     assert result.returncode == EXIT_ERROR, result.stdout + result.stderr
-    assert f"Cannot write into the output folder '{out}': the drive is read-only. Nothing was processed." \
-        in result.stderr
+    assert (
+        f"Cannot write into the output folder '{out}': the drive is read-only. Nothing was processed." in result.stderr
+    )
     assert "restoring" not in result.stdout and "Traceback" not in result.stderr
     assert list(out.iterdir()) == []
 
@@ -273,8 +307,10 @@ def test_full_disk_is_refused_before_any_photo_and_reported_per_photo_during_one
 
     _photo(folder / "b_big.png", 400, 400, noise=True)  # ~470 KB: does not fit in what is left
     _photo(folder / "c.png")
-    run_then_keep_report = " ".join(f"'{part}'" for part in _runner(folder, out)) + \
-        f"; cp '{out / REPORT_NAME}' '{tmp_path}/report.json'; ls -a '{out}'"  # the tmpfs goes with the run
+    run_then_keep_report = (
+        " ".join(f"'{part}'" for part in _runner(folder, out))
+        + f"; cp '{out / REPORT_NAME}' '{tmp_path}/report.json'; ls -a '{out}'"
+    )  # the tmpfs goes with the run
     result = _private_mounts(room, ["sh", "-c", run_then_keep_report])
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
@@ -312,12 +348,14 @@ def test_report_is_written_atomically(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ 10. Ctrl+C and killed runs
 
+
 def test_ctrl_c_writes_the_report_of_what_was_done(tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
     for index in range(6):
         _photo(folder / f"p{index}.png")
-    process = subprocess.Popen(_runner(folder, out, delay=1.0), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=REPO)
+    process = subprocess.Popen(
+        _runner(folder, out, delay=1.0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
     for line in process.stdout:  # wait until the second photo is being restored
         if line.startswith("restoring p1.png"):
             break
@@ -357,12 +395,14 @@ def test_temp_files_left_by_a_killed_run_are_removed_on_the_next(tmp_path):
 
 # ------------------------------------------------------------------ 11. two runs into one output folder
 
+
 def test_second_run_into_a_busy_output_folder_is_refused_and_a_killed_run_frees_it(tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
     for index in range(4):
         _photo(folder / f"p{index}.png")
-    first = subprocess.Popen(_runner(folder, out, delay=30.0), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=REPO)
+    first = subprocess.Popen(
+        _runner(folder, out, delay=30.0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
     try:
         assert first.stdout.readline().startswith("restoring p0.png")
         with pytest.raises(StudioError, match=rf"Another batch run \(process {first.pid} on .*\) is writing into"):

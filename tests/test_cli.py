@@ -83,14 +83,17 @@ def test_quality_must_be_in_range(tmp_path, blake_photo_path):
         main(["restore", str(blake_photo_path), str(tmp_path / "o.jpg"), "--quality", "1.5"])
 
 
-def test_restore_fidelity_defaults_to_the_model_and_changes_the_output(tmp_path, blake_photo_path,
-                                                                      fidelity_weights, capsys):
+def test_restore_fidelity_defaults_to_the_model_and_changes_the_output(
+    tmp_path, blake_photo_path, fidelity_weights, capsys
+):
     common = ["--weights", str(fidelity_weights), "--device", "cpu"]
     assert main(["restore", str(blake_photo_path), str(tmp_path / "d.png"), *common]) == EXIT_OK
     assert "fidelity 0.30 (the model's default)" in capsys.readouterr().out
     for value in ("0", "1"):
-        assert main(["restore", str(blake_photo_path), str(tmp_path / f"{value}.png"), "--fidelity", value,
-                     *common]) == EXIT_OK
+        assert (
+            main(["restore", str(blake_photo_path), str(tmp_path / f"{value}.png"), "--fidelity", value, *common])
+            == EXIT_OK
+        )
         assert f"fidelity {float(value):.2f} →" in capsys.readouterr().out
     restored, original_like = (np.asarray(Image.open(tmp_path / f"{v}.png")) for v in ("0", "1"))
     assert not np.array_equal(restored, original_like)
@@ -100,11 +103,20 @@ def test_restore_fidelity_defaults_to_the_model_and_changes_the_output(tmp_path,
 @pytest.mark.parametrize("value", ["2", "-0.5", "nan", "lots"])
 def test_fidelity_must_be_between_0_and_1(tmp_path, blake_photo_path, capsys, command, value):
     with pytest.raises(SystemExit) as exit_info:
-        main([command, str(blake_photo_path if command == "restore" else blake_photo_path.parent),
-              str(tmp_path / "o.jpg"), "--fidelity", value])
+        main(
+            [
+                command,
+                str(blake_photo_path if command == "restore" else blake_photo_path.parent),
+                str(tmp_path / "o.jpg"),
+                "--fidelity",
+                value,
+            ]
+        )
     assert exit_info.value.code == 2
-    assert "fidelity must be a number between 0 (more restoration) and 1 (closer to the original)" in \
-        capsys.readouterr().err
+    assert (
+        "fidelity must be a number between 0 (more restoration) and 1 (closer to the original)"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "o.jpg").exists()
 
 
@@ -112,19 +124,63 @@ def test_batch_report_records_quality_and_fidelity(tmp_path, blake_photo_path, f
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(blake_photo_path, folder / "a.jpg")
-    assert main(["batch", str(folder), str(tmp_path / "out"), "--no-progress", "--weights", str(fidelity_weights),
-                 "--quality", "0.7", "--fidelity", "0.25"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "batch",
+                str(folder),
+                str(tmp_path / "out"),
+                "--no-progress",
+                "--weights",
+                str(fidelity_weights),
+                "--quality",
+                "0.7",
+                "--fidelity",
+                "0.25",
+            ]
+        )
+        == EXIT_OK
+    )
     report = json.loads((tmp_path / "out" / REPORT_NAME).read_text())
     assert (report["quality"], report["fidelity"]) == (0.7, 0.25)
     assert "quality 0.70, fidelity 0.25" in capsys.readouterr().err
-    assert main(["restore", str(blake_photo_path), str(tmp_path / "single.jpg"), "--weights", str(fidelity_weights),
-                 "--quality", "0.7", "--fidelity", "0.25"]) == EXIT_OK
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "a.jpg")),  # used, not only recorded
-                                  np.asarray(Image.open(tmp_path / "single.jpg")))
+    assert (
+        main(
+            [
+                "restore",
+                str(blake_photo_path),
+                str(tmp_path / "single.jpg"),
+                "--weights",
+                str(fidelity_weights),
+                "--quality",
+                "0.7",
+                "--fidelity",
+                "0.25",
+            ]
+        )
+        == EXIT_OK
+    )
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "out" / "a.jpg")),  # used, not only recorded
+        np.asarray(Image.open(tmp_path / "single.jpg")),
+    )
 
     old_style = _weights_file(tmp_path / "old.pt", fidelity_scales=())
-    assert main(["batch", str(folder), str(tmp_path / "out2"), "--no-progress", "--weights", str(old_style),
-                 "--fidelity", "0.25"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "batch",
+                str(folder),
+                str(tmp_path / "out2"),
+                "--no-progress",
+                "--weights",
+                str(old_style),
+                "--fidelity",
+                "0.25",
+            ]
+        )
+        == EXIT_OK
+    )
     assert json.loads((tmp_path / "out2" / REPORT_NAME).read_text())["fidelity"] is None
     assert "no fidelity path" in capsys.readouterr().err
 
@@ -138,18 +194,27 @@ def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_fol
     report = json.loads((out / REPORT_NAME).read_text())
     assert report["quality"] == 0.9 and "fidelity" in report
     status = {item["source"].split("/photos/")[1]: item["status"] for item in report["items"]}
-    assert status == {"blake.jpg": "restored", "nested/group.png": "restored",
-                      "wall.png": "no_faces", "broken.jpg": "failed"}
+    assert status == {
+        "blake.jpg": "restored",
+        "nested/group.png": "restored",
+        "wall.png": "no_faces",
+        "broken.jpg": "failed",
+    }
     assert (out / "nested" / "group.png").is_file() and (out / "wall.png").read_bytes() == originals[
-        photo_folder / "wall.png"]
+        photo_folder / "wall.png"
+    ]
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "corrupt" in err
 
     first_mtime = (out / "blake.jpg").stat().st_mtime_ns
     assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK
     report = json.loads((out / REPORT_NAME).read_text())
-    assert sorted(item["status"] for item in report["items"]) == ["already_done", "already_done",
-                                                                  "already_done", "failed"]
+    assert sorted(item["status"] for item in report["items"]) == [
+        "already_done",
+        "already_done",
+        "already_done",
+        "failed",
+    ]
     assert (out / "blake.jpg").stat().st_mtime_ns == first_mtime
 
 
@@ -169,6 +234,20 @@ def test_score_command(blake_photo_path, capsys):
     assert main(["score", str(blake_photo_path), "--faces"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "PIQE" in out and "face 1" in out and "face 2" in out
+
+
+def test_score_aligns_faces_at_the_default_models_face_size(blake_photo_path, isolated_model_dirs, monkeypatch, capsys):
+    import app.faces
+    from app.model import DEFAULT_WEIGHTS_FILE, IQPFRConfig, save_checkpoint, untrained_model
+
+    model, _ = untrained_model(IQPFRConfig(image_size=64, fidelity_scales=(32, 64)))
+    save_checkpoint(model, isolated_model_dirs / DEFAULT_WEIGHTS_FILE, trained=False)
+    sizes, align_face = [], app.faces.align_face
+    monkeypatch.setattr(
+        app.faces, "align_face", lambda rgb, landmarks, size: sizes.append(size) or align_face(rgb, landmarks, size)
+    )
+    assert main(["score", str(blake_photo_path), "--faces"]) == EXIT_OK
+    assert sizes == [64, 64] and "face 2" in capsys.readouterr().out
 
 
 def test_installed_console_script_runs():

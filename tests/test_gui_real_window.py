@@ -17,8 +17,11 @@ from conftest import REPO, WHOLE_PHOTOS, shared
 
 SMOKE_SCRIPT = REPO / "scripts" / "smoke_real_window.py"
 XVFB_RUN = shutil.which("xvfb-run")
-needs_xvfb = pytest.mark.skipif(XVFB_RUN is None, reason="xvfb-run is missing: install the 'xvfb' and 'xauth' "
-                                                         "packages (bash scripts/setup.sh does) to test the real window")
+needs_xvfb = pytest.mark.skipif(
+    XVFB_RUN is None,
+    reason="xvfb-run is missing: install the 'xvfb' and 'xauth' packages "
+    "(bash scripts/setup.sh does) to test the real window",
+)
 
 
 def _run_real_window(photo, *extra, env_extra=None, timeout=1200):
@@ -32,8 +35,9 @@ def _run_real_window(photo, *extra, env_extra=None, timeout=1200):
 @pytest.mark.slow
 def test_real_window_opens_a_photo_restores_it_and_quits(tmp_path):
     screenshot = tmp_path / "window.png"
-    run = _run_real_window(shared(WHOLE_PHOTOS / "Blake_Lively.jpg"), "--screenshot", str(screenshot),
-                           "--timeout", "900")
+    run = _run_real_window(
+        shared(WHOLE_PHOTOS / "Blake_Lively.jpg"), "--screenshot", str(screenshot), "--timeout", "900"
+    )
     assert run.returncode == 0, f"the real window failed (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     assert "Qt platform: xcb" in run.stdout
     assert "Restored 2 face(s)" in run.stdout
@@ -49,7 +53,12 @@ def test_real_window_run_fails_when_the_xcb_plugin_cannot_load(tmp_path):
     broken = tmp_path / "lib"
     broken.mkdir()
     (broken / "libxcb-cursor.so.0").write_bytes(b"")  # found first, cannot be loaded
-    run = _run_real_window(shared(WHOLE_PHOTOS / "Blake_Lively.jpg"), "--timeout", "5",
-                           env_extra={"LD_LIBRARY_PATH": str(broken)}, timeout=300)
+    run = _run_real_window(
+        shared(WHOLE_PHOTOS / "Blake_Lively.jpg"),
+        "--timeout",
+        "5",
+        env_extra={"LD_LIBRARY_PATH": str(broken)},
+        timeout=300,
+    )
     assert run.returncode != 0
     assert 'Could not load the Qt platform plugin "xcb"' in run.stderr

@@ -2,15 +2,41 @@ import pytest
 import torch
 
 from app.errors import CheckpointError
-from app.model import (DEFAULT_WEIGHTS_FILE, IQPFR, IQPFRConfig, load_checkpoint, load_model, quality_to_bin,
-                       save_checkpoint, untrained_model)
+from app.model import (
+    DEFAULT_WEIGHTS_FILE,
+    IQPFR,
+    IQPFRConfig,
+    load_checkpoint,
+    load_model,
+    quality_to_bin,
+    save_checkpoint,
+    untrained_model,
+)
 
-TINY = IQPFRConfig(image_size=32, base_channels=16, channel_multipliers=(1, 2), embed_dim=32, quantizer="vq",
-                   common_codebook_size=64, hq_codebook_size=32, transformer_layers=2, transformer_dim=64,
-                   transformer_heads=4, fidelity_scales=(32,))
-TINY_FSQ = IQPFRConfig(image_size=32, base_channels=16, channel_multipliers=(1, 2), embed_dim=32,
-                       fsq_levels=(4, 3, 5), transformer_layers=1, transformer_dim=32, transformer_heads=4,
-                       fidelity_scales=(32,))
+TINY = IQPFRConfig(
+    image_size=32,
+    base_channels=16,
+    channel_multipliers=(1, 2),
+    embed_dim=32,
+    quantizer="vq",
+    common_codebook_size=64,
+    hq_codebook_size=32,
+    transformer_layers=2,
+    transformer_dim=64,
+    transformer_heads=4,
+    fidelity_scales=(32,),
+)
+TINY_FSQ = IQPFRConfig(
+    image_size=32,
+    base_channels=16,
+    channel_multipliers=(1, 2),
+    embed_dim=32,
+    fsq_levels=(4, 3, 5),
+    transformer_layers=1,
+    transformer_dim=32,
+    transformer_heads=4,
+    fidelity_scales=(32,),
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +64,9 @@ def test_default_config_is_cpu_sized_with_256_tokens():
     assert cfg.image_size == 128 and cfg.num_tokens == 256 and cfg.quality_bins == 10
 
 
-@pytest.mark.parametrize("score, expected", [(0.0, 0), (0.05, 0), (0.1, 1), (0.55, 5), (0.9, 9), (0.99, 9),
-                                             (1.0, 9), (-0.2, 0), (1.7, 9)])
+@pytest.mark.parametrize(
+    "score, expected", [(0.0, 0), (0.05, 0), (0.1, 1), (0.55, 5), (0.9, 9), (0.99, 9), (1.0, 9), (-0.2, 0), (1.7, 9)]
+)
 def test_quality_bins(score, expected):
     assert int(quality_to_bin(score, 10)) == expected
 
@@ -99,6 +126,28 @@ def test_foreign_files_are_rejected(tmp_path, tiny_model):
         load_checkpoint(text)
 
 
+@pytest.mark.parametrize("loader", ["load_checkpoint", "load_network_file"])
+def test_a_weights_file_carrying_code_is_refused_without_running_it(tmp_path, loader):
+    from app.restorers import load_network_file
+    from conftest import CodeInPickle
+
+    load = {"load_checkpoint": load_checkpoint, "load_network_file": load_network_file}[loader]
+    path = tmp_path / "w.pt"
+    torch.save({"format": "iqpfr-studio-weights", "config": CodeInPickle()}, path)
+    with pytest.raises(CheckpointError, match="truncated or not a model file"):
+        load(path)
+    assert not CodeInPickle.ran
+
+
+def test_iqpfr_weights_given_as_a_model_file_are_read_once(tmp_path, tiny_model, monkeypatch):
+    from app.restorers import load_network_file
+
+    path = save_checkpoint(tiny_model, tmp_path / "w.pt", trained=True)
+    reads, load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: reads.append(args[0]) or load(*args, **kwargs))
+    assert load_network_file(path).descriptor.architecture == "IQPFR" and reads == [path]
+
+
 def test_newer_format_and_mismatched_weights_are_rejected(tmp_path, tiny_model):
     path = save_checkpoint(tiny_model, tmp_path / "w.pt", trained=True)
     payload = torch.load(path, weights_only=True)
@@ -130,10 +179,10 @@ def test_scalar_quantizer_indices_round_trip_and_use_every_level():
     z = torch.randn(2, 32, 16, 16) * 3
     quantized = book(z)
     indices = book.nearest_indices(z)
-    assert torch.equal(quantized.indices, indices) and 0 <= int(indices.min()) and int(indices.max()) < 60
+    assert torch.equal(quantized.indices, indices) and int(indices.min()) >= 0 and int(indices.max()) < 60
     torch.testing.assert_close(book.lookup(indices, 16), quantized.features)
     digits = book.indices_to_digits(torch.arange(60))
-    assert len({tuple(d.tolist()) for d in digits}) == 60          # every entry has its own digits
+    assert len({tuple(d.tolist()) for d in digits}) == 60  # every entry has its own digits
     assert [int(digits[:, d].max()) + 1 for d in range(3)] == [4, 3, 5]
 
 
@@ -141,8 +190,9 @@ def test_scalar_quantizer_head_decodes_and_scores_its_own_targets():
     book = IQPFR(TINY_FSQ).common_codebook
     targets = torch.randint(0, 60, (2, 5))
     digits = book.indices_to_digits(targets)
-    logits = torch.cat([torch.nn.functional.one_hot(digits[..., d], level).float() * 20
-                        for d, level in enumerate(book.levels)], -1)
+    logits = torch.cat(
+        [torch.nn.functional.one_hot(digits[..., d], level).float() * 20 for d, level in enumerate(book.levels)], -1
+    )
     assert torch.equal(book.logits_to_indices(logits), targets)
     assert float(book.index_loss(logits, targets)) < 1e-3
     assert float(book.index_loss(torch.zeros_like(logits), targets)) > 1.0
@@ -174,9 +224,19 @@ def test_fidelity_weight_blends_encoder_features_into_the_decoder():
 
 
 def test_format_1_files_load_as_vq_without_fidelity(tmp_path):
-    legacy_cfg = IQPFRConfig(image_size=32, base_channels=16, channel_multipliers=(1, 2), embed_dim=32,
-                             quantizer="vq", common_codebook_size=16, hq_codebook_size=16, transformer_layers=1,
-                             transformer_dim=32, transformer_heads=4, fidelity_scales=())
+    legacy_cfg = IQPFRConfig(
+        image_size=32,
+        base_channels=16,
+        channel_multipliers=(1, 2),
+        embed_dim=32,
+        quantizer="vq",
+        common_codebook_size=16,
+        hq_codebook_size=16,
+        transformer_layers=1,
+        transformer_dim=32,
+        transformer_heads=4,
+        fidelity_scales=(),
+    )
     model = IQPFR(legacy_cfg).eval()
     path = save_checkpoint(model, tmp_path / "old.pt", trained=True)
     payload = torch.load(path, weights_only=True)
@@ -199,6 +259,12 @@ def test_fidelity_scales_must_exist_in_the_encoder():
         IQPFRConfig(image_size=32, channel_multipliers=(1, 2), fidelity_scales=(64,))
 
 
+def test_channel_counts_must_suit_group_norm():
+    with pytest.raises(ValueError, match="divisible by 8 for GroupNorm"):
+        IQPFRConfig(image_size=32, base_channels=12, channel_multipliers=(1, 2), fidelity_scales=(32,))
+    IQPFRConfig(image_size=32, base_channels=8, channel_multipliers=(1, 2), fidelity_scales=(32,))  # 8 groups
+
+
 def test_keep_input_tone_takes_broad_tone_from_the_input_and_detail_from_the_output():
     from app.model.colour import gaussian_blur, keep_input_tone
 
@@ -206,12 +272,12 @@ def test_keep_input_tone_takes_broad_tone_from_the_input_and_detail_from_the_out
     source = torch.rand(1, 3, 32, 32) * 2 - 1
     grey = source.mean(1, keepdim=True).expand(-1, 3, -1, -1)
     grey = grey * 0.5
-    cast = grey + torch.tensor([0.3, 0.1, -0.2]).view(1, 3, 1, 1)   # an orange cast
+    cast = grey + torch.tensor([0.3, 0.1, -0.2]).view(1, 3, 1, 1)  # an orange cast
     fixed = keep_input_tone(cast, grey, luma_sigma=4.0, chroma_sigma=2.0)
     assert (cast[:, 0] - cast[:, 2]).abs().mean() > 0.3
     assert (fixed[:, 0] - fixed[:, 1]).abs().max() < 1e-4 and (fixed[:, 1] - fixed[:, 2]).abs().max() < 1e-4
     detail = torch.randn(1, 1, 32, 32).expand(-1, 3, -1, -1) * 0.2
-    sharpened = keep_input_tone(grey + detail + 0.3, grey, luma_sigma=4.0, chroma_sigma=2.0)   # lighter + detail
+    sharpened = keep_input_tone(grey + detail + 0.3, grey, luma_sigma=4.0, chroma_sigma=2.0)  # lighter + detail
     high = lambda x: x - gaussian_blur(x, 4.0)  # noqa: E731
     torch.testing.assert_close(high(sharpened), high(grey + detail), atol=0.03, rtol=0)
     torch.testing.assert_close(gaussian_blur(sharpened, 4.0), gaussian_blur(grey, 4.0), atol=0.05, rtol=0)
@@ -229,7 +295,7 @@ def test_restore_keeps_a_grey_face_grey_unless_asked_not_to():
     kept = model.restore(grey, 0.9).image
     free = model.restore(grey, 0.9, keep_colour=False).image
     assert broad_colour(free) > 0.02 and broad_colour(kept) < 0.1 * broad_colour(free)
-    assert (kept.amax(1) - kept.amin(1)).max() < 1e-4          # not a single coloured speck
+    assert (kept.amax(1) - kept.amin(1)).max() < 1e-4  # not a single coloured speck
 
 
 def test_quality_fusion_is_added_without_changing_outputs_and_lets_the_score_reach_the_decoder(tmp_path):
@@ -245,16 +311,17 @@ def test_quality_fusion_is_added_without_changing_outputs_and_lets_the_score_rea
     images = torch.rand(2, 3, 32, 32) * 2 - 1
     upgraded = with_quality_fusion(model).eval()
     assert upgraded.cfg.quality_fusion and not model.cfg.quality_fusion
-    torch.testing.assert_close(upgraded.restore(images, 0.1, fidelity=1.0).image,
-                               model.restore(images, 0.1, fidelity=1.0).image)
+    torch.testing.assert_close(
+        upgraded.restore(images, 0.1, fidelity=1.0).image, model.restore(images, 0.1, fidelity=1.0).image
+    )
     encoded = upgraded.encode(images)
     low_before, high_before = (upgraded.restore_from_features(encoded, q, fidelity=1.0).image for q in (0.1, 0.9))
     with torch.no_grad():
-        upgraded.decoder.fusion["32"].quality.weight[1].normal_(std=0.5)   # bin 1 learns something
+        upgraded.decoder.fusion["32"].quality.weight[1].normal_(std=0.5)  # bin 1 learns something
     low, high = (upgraded.restore_from_features(encoded, q, fidelity=1.0).image for q in (0.1, 0.9))
-    assert (low - low_before).abs().mean() > 1e-3      # the score reaches the decoder ...
-    torch.testing.assert_close(high, high_before)       # ... through its own bin only
+    assert (low - low_before).abs().mean() > 1e-3  # the score reaches the decoder ...
+    torch.testing.assert_close(high, high_before)  # ... through its own bin only
     path = save_checkpoint(upgraded, tmp_path / "q.pt", trained=True)
     loaded, _ = load_checkpoint(path)
     torch.testing.assert_close(loaded.restore(images, 0.1, fidelity=1.0).image, low)
-    assert not IQPFR(replace(TINY_FSQ)).cfg.quality_fusion     # files written before it load unchanged
+    assert not IQPFR(replace(TINY_FSQ)).cfg.quality_fusion  # files written before it load unchanged

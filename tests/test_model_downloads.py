@@ -15,12 +15,12 @@ from app.restorers import catalogue
 from app.restorers.catalogue import CatalogueEntry
 from app.restorers.store import download_model, installed_models, model_path
 
-PAYLOAD = bytes(range(256)) * (3 * 4096 + 17)   # 3 MB and a bit: several 1 MB chunks
+PAYLOAD = bytes(range(256)) * (3 * 4096 + 17)  # 3 MB and a bit: several 1 MB chunks
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):  # http.server calls this name
         server = self.server
         server.ranges_asked.append(self.headers.get("Range"))
         if self.path == "/redirect":
@@ -42,7 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
         cut = server.cut_after.pop(0) if server.cut_after else None
         sent = body if cut is None else body[:cut]
         for offset in range(0, len(sent), 1 << 18):
-            self.wfile.write(sent[offset:offset + (1 << 18)])
+            self.wfile.write(sent[offset : offset + (1 << 18)])
             self.wfile.flush()
             time.sleep(server.delay_s)
         self.close_connection = True  # a cut response ends here, short of its Content-Length
@@ -56,7 +56,7 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.cut_after, httpd.ranges_asked, httpd.honour_ranges, httpd.delay_s = [], [], True, 0.0
     httpd.daemon_threads = True
-    httpd.handle_error = lambda request, address: None   # a client that stops reading (cancel, deadline) is fine
+    httpd.handle_error = lambda request, address: None  # a client that stops reading (cancel, deadline) is fine
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_port}/file"
@@ -68,8 +68,17 @@ def server():
 @pytest.fixture
 def test_entry(server, monkeypatch):
     """A catalogue holding one entry served by the local server (and downloads switched on)."""
-    entry = CatalogueEntry("test-model", "TestModel.pth", "RestoreFormer", len(PAYLOAD), DIGEST[:8], server.url,
-                           "Test licence 1.0, non-commercial", False, "a test model")
+    entry = CatalogueEntry(
+        "test-model",
+        "TestModel.pth",
+        "RestoreFormer",
+        len(PAYLOAD),
+        DIGEST[:8],
+        server.url,
+        "Test licence 1.0, non-commercial",
+        False,
+        "a test model",
+    )
     monkeypatch.setattr(catalogue, "CATALOGUE", (entry,))
     monkeypatch.setenv("IQPFR_OFFLINE", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
@@ -79,8 +88,13 @@ def test_entry(server, monkeypatch):
 def test_download_checks_size_and_checksum_prefix_then_moves_into_place(server, tmp_path):
     target = tmp_path / "models" / "model.pth"
     seen = []
-    download_file(server.url, target, size=len(PAYLOAD), sha256_prefix=DIGEST[:8],
-                  progress=lambda done, total: seen.append((done, total)))
+    download_file(
+        server.url,
+        target,
+        size=len(PAYLOAD),
+        sha256_prefix=DIGEST[:8],
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert target.read_bytes() == PAYLOAD
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD)) and len(seen) >= 3
     assert sorted(p.name for p in target.parent.iterdir()) == ["model.pth"]  # no partial file left
@@ -89,7 +103,7 @@ def test_download_checks_size_and_checksum_prefix_then_moves_into_place(server, 
 @pytest.mark.parametrize("check", [{"sha256_prefix": "00000000"}, {"sha256": "0" * 64}, {"size": len(PAYLOAD) + 1}])
 def test_wrong_checksum_or_size_discards_the_file(server, tmp_path, check):
     target = tmp_path / "model.pth"
-    with pytest.raises(WeightsMissingError, match="checksum is wrong|not the expected"):
+    with pytest.raises(WeightsMissingError, match=r"checksum is wrong|not the expected"):
         download_file(server.url, target, **check)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a partial file to resume from
 
@@ -115,7 +129,7 @@ def test_truncation_without_a_known_size_is_caught_by_content_length(server, tmp
 
 def test_server_ignoring_the_range_restarts_from_zero(server, tmp_path):
     target = tmp_path / "model.pth"
-    partial_path(target).write_bytes(b"x" * 1000)   # not a prefix of the file: must not be kept
+    partial_path(target).write_bytes(b"x" * 1000)  # not a prefix of the file: must not be kept
     server.honour_ranges = False
     download_file(server.url, target, size=len(PAYLOAD), sha256_prefix=DIGEST[:8])
     assert target.read_bytes() == PAYLOAD
@@ -125,8 +139,13 @@ def test_cancel_stops_keeps_the_part_and_a_later_download_resumes(server, tmp_pa
     target = tmp_path / "model.pth"
     started = []
     with pytest.raises(DownloadCancelled, match="cancelled"):
-        download_file(server.url, target, size=len(PAYLOAD), progress=lambda done, total: started.append(done),
-                      should_cancel=lambda: bool(started))
+        download_file(
+            server.url,
+            target,
+            size=len(PAYLOAD),
+            progress=lambda done, total: started.append(done),
+            should_cancel=lambda: bool(started),
+        )
     kept = partial_path(target).stat().st_size
     assert not target.exists() and 0 < kept < len(PAYLOAD)
 
@@ -167,7 +186,7 @@ def test_nothing_half_downloaded_is_ever_found_as_a_model(server, test_entry, is
 def test_offline_download_names_the_models_folder(isolated_model_dirs, capsys):
     assert main(["models", "download", "codeformer", "--yes"]) == EXIT_ERROR
     captured = capsys.readouterr()
-    assert "NTU S-Lab" in captured.out and "non-commercial" in captured.out   # licence shown first
+    assert "NTU S-Lab" in captured.out and "non-commercial" in captured.out  # licence shown first
     assert "Downloads are off" in captured.err and str(isolated_model_dirs) in captured.err
     assert list(isolated_model_dirs.iterdir()) == []
 

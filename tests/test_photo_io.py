@@ -110,10 +110,13 @@ def test_webp_and_tiff_load(tmp_path):
         assert load_photo(tmp_path / name).pixels.shape == (40, 60, 3)
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"", "empty"),
-    (b"this is not an image at all", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty"),
+        (b"this is not an image at all", "not an image"),
+    ],
+)
 def test_unreadable_files_give_clear_errors(tmp_path, content, reason):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(content)
@@ -183,7 +186,29 @@ def test_save_writes_atomically_without_leftovers(tmp_path):
     assert io.BytesIO((tmp_path / "sub" / "out.png").read_bytes()).getbuffer().nbytes > 0
 
 
+def test_a_save_that_fails_part_way_leaves_the_target_untouched(tmp_path, monkeypatch):
+    """The disk fills up half-way through writing over an earlier output: that output stays as it was."""
+    import errno
+    from pathlib import Path
+
+    Image.fromarray(_gradient()).save(tmp_path / "in.png")
+    target = tmp_path / "out.png"
+    target.write_bytes(b"the earlier output")
+    write_bytes = Path.write_bytes
+
+    def half_then_disk_full(path, data):
+        write_bytes(path, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_disk_full)
+    with pytest.raises(ImageSaveError, match="No space left"):
+        save_photo(load_photo(tmp_path / "in.png"), target, overwrite=True)
+    assert target.read_bytes() == b"the earlier output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "out.png"]  # no half-written temp file
+
+
 # ------------------------------------------------------------------ hostile inputs (issue 8, items 6, 7, 14)
+
 
 def _read_back(path):
     """Open a saved file with Pillow and decode every pixel (fails on a malformed file)."""
@@ -201,7 +226,7 @@ def test_cmyk_and_palette_tiffs_come_out_as_valid_rgb_tiffs(tmp_path, mode):
     assert out.mode == "RGB"
     tags = out.tag_v2
     assert tags[262] == 2 and tags[277] == 3  # PhotometricInterpretation RGB, 3 samples
-    assert not {320, 332, 334} & set(tags)    # no colour map, ink set or ink count left from the source
+    assert not {320, 332, 334} & set(tags)  # no colour map, ink set or ink count left from the source
     np.testing.assert_array_equal(np.asarray(out), photo.pixels)
 
 
@@ -229,7 +254,7 @@ def test_source_tiff_tags_are_not_copied_and_orientation_is_applied_once(tmp_pat
 def _exif_with_maker_note(size):
     exif = Image.Exif()
     exif[0x010F] = "TestCam"
-    exif.get_ifd(0x8769)[0x927C] = b"M" * size   # MakerNote
+    exif.get_ifd(0x8769)[0x927C] = b"M" * size  # MakerNote
     exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"  # DateTimeOriginal
     return exif.tobytes()
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from app.errors import StudioError
 from app.photo_io import load_photo
@@ -45,8 +44,9 @@ def test_quality_changes_reuse_the_cached_encoding(restorer, blake_photo_path, m
     high = restorer.restore_prepared(prepared, 0.95)
     assert calls == []
     assert not np.array_equal(low.photo.pixels, high.photo.pixels)
-    assert not (np.array_equal(low.common_indices, high.common_indices)
-                and np.array_equal(low.hq_indices, high.hq_indices))
+    assert not (
+        np.array_equal(low.common_indices, high.common_indices) and np.array_equal(low.hq_indices, high.hq_indices)
+    )
 
 
 def test_fidelity_changes_the_output_without_re_encoding(fidelity_restorer, blake_photo_path, monkeypatch):
@@ -67,14 +67,15 @@ def test_fidelity_defaults_to_the_models_stored_value(fidelity_restorer, blake_p
     monkeypatch.setitem(fidelity_restorer.model_info.metadata, "default_fidelity", 0.3)
     default = fidelity_restorer.restore_prepared(prepared, 0.9)
     assert default.fidelity == 0.3
-    np.testing.assert_array_equal(default.photo.pixels,
-                                  fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=0.3).photo.pixels)
+    np.testing.assert_array_equal(
+        default.photo.pixels, fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=0.3).photo.pixels
+    )
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
 def test_fidelity_outside_0_to_1_is_refused(fidelity_restorer, blake_photo_path, bad):
     prepared = fidelity_restorer.prepare(load_photo(blake_photo_path))
-    with pytest.raises(StudioError, match="between 0 .*and 1"):
+    with pytest.raises(StudioError, match=r"between 0 .*and 1"):
         fidelity_restorer.restore_prepared(prepared, 0.9, fidelity=bad)
 
 
@@ -85,8 +86,10 @@ def test_model_without_fidelity_path_ignores_the_fidelity(restorer, blake_photo_
     old_style = FaceRestorer(model, info, restorer.detector, "cpu")
     assert not old_style.has_fidelity and fidelity_model()[0].has_fidelity
     prepared = old_style.prepare(load_photo(blake_photo_path))
-    np.testing.assert_array_equal(old_style.restore_prepared(prepared, 0.9, fidelity=0.0).photo.pixels,
-                                  old_style.restore_prepared(prepared, 0.9, fidelity=1.0).photo.pixels)
+    np.testing.assert_array_equal(
+        old_style.restore_prepared(prepared, 0.9, fidelity=0.0).photo.pixels,
+        old_style.restore_prepared(prepared, 0.9, fidelity=1.0).photo.pixels,
+    )
 
 
 def test_photo_without_faces_is_returned_unchanged(restorer):
@@ -119,6 +122,7 @@ def test_every_whole_photo_restores_at_full_size(restorer, name):
 
 # ------------------------------------------------------------------ hostile inputs (issue 8, items 1, 15)
 
+
 class GridDetector:
     """Finds `count` faces of `size` px on a grid, five columns wide (landmarks on the FFHQ template)."""
 
@@ -133,15 +137,16 @@ class GridDetector:
         faces = []
         for index in range(self.count):
             x, y = (index % 5) * self.size, (index // 5) * self.size
-            faces.append(DetectedFace((x, y, x + self.size, y + self.size),
-                                      face_template(self.size) + np.float32([x, y]), 0.99))
+            faces.append(
+                DetectedFace((x, y, x + self.size, y + self.size), face_template(self.size) + np.float32([x, y]), 0.99)
+            )
         return faces
 
 
 def _spied_restorer(restorer, monkeypatch, count):
     """A restorer finding `count` faces in a noise photo, and the face batch sizes its network is given."""
-    from app.pipeline import FaceRestorer
     from app.photo_io import Photo
+    from app.pipeline import FaceRestorer
 
     many = FaceRestorer(restorer.network, None, GridDetector(count), "cpu")
     photo = Photo(np.random.default_rng(3).integers(0, 256, (4 * 64, 5 * 64, 3), dtype=np.uint8))
@@ -170,7 +175,7 @@ def test_faces_go_through_the_model_in_bounded_chunks(restorer, monkeypatch):
     from app import pipeline
 
     count = 19
-    assert pipeline.FACE_CHUNK < count  # chunking is exercised
+    assert count > pipeline.FACE_CHUNK  # chunking is exercised
     many, photo, seen = _spied_restorer(restorer, monkeypatch, count)
     result = many.restore(photo, 0.9)
     assert len(result.restored_faces) == count
@@ -222,3 +227,52 @@ def test_thin_photos_that_could_hold_a_face_are_searched_without_error(restorer,
     result = restorer.restore(photo, 0.9)
     assert result.restored_faces == []
     np.testing.assert_array_equal(result.photo.pixels, photo.pixels)
+
+
+def test_preview_pastes_the_faces_at_the_previews_scale(restorer, blake_photo_path):
+    """A large photo's preview is the photo shrunk, with the same faces pasted at the preview's scale."""
+    import cv2
+
+    from app.pipeline import compose, preview_pixels
+
+    photo = load_photo(blake_photo_path)
+    big = photo.with_pixels(cv2.resize(photo.pixels, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC))
+    prepared = restorer.prepare(big)
+    faces = restorer.restore_faces(prepared, 0.9)
+    height, width = big.pixels.shape[:2]
+    limit = height * width // 9
+    preview = compose(prepared, faces.faces, max_pixels=limit)
+    assert preview.shape[0] * preview.shape[1] <= limit and preview.shape[0] < height / 2.9
+    assert preview_pixels(prepared, limit)[0] is preview_pixels(prepared, limit)[0]  # shrunk once per photo
+    full = compose(prepared, faces.faces)
+    full_shrunk = cv2.resize(full, preview.shape[1::-1], interpolation=cv2.INTER_AREA).astype(int)
+    plain_shrunk = preview_pixels(prepared, limit)[0].astype(int)
+    pasted = np.abs(full_shrunk - plain_shrunk).max(axis=2) > 12  # where the faces were pasted
+    assert pasted.mean() > 0.01
+    assert np.abs(preview.astype(int) - full_shrunk)[pasted].mean() < 4  # the same faces, at the same place
+    np.testing.assert_array_equal(compose(prepared, faces.faces, max_pixels=height * width), full)  # small: exact
+
+
+def test_restore_faces_stops_between_chunks_when_asked(restorer, blake_photo_path):
+    from app.pipeline import Stopped
+
+    prepared = restorer.prepare(load_photo(blake_photo_path))
+    asked = []
+    with pytest.raises(Stopped):
+        restorer.restore_faces(prepared, 0.9, should_stop=lambda: asked.append(1) or True)
+    assert asked == [1]
+    assert len(restorer.restore_faces(prepared, 0.9, should_stop=lambda: False).faces) == 2
+
+
+def test_left_out_faces_keep_their_original_pixels(restorer, blake_photo_path):
+    photo = load_photo(blake_photo_path)
+    prepared = restorer.prepare(photo)
+    faces = restorer.restore_faces(prepared, 0.9)
+    only_first = faces.photo(prepared, include={0})
+    both = faces.photo(prepared)
+    assert len(only_first.restored_faces) == 1 and len(both.restored_faces) == 2
+    x0, y0, x1, y1 = (round(v) for v in prepared.faces[1].detection.box)
+    np.testing.assert_array_equal(only_first.photo.pixels[y0:y1, x0:x1], photo.pixels[y0:y1, x0:x1])
+    assert not np.array_equal(both.photo.pixels[y0:y1, x0:x1], photo.pixels[y0:y1, x0:x1])
+    x0, y0, x1, y1 = (round(v) for v in prepared.faces[0].detection.box)
+    np.testing.assert_array_equal(only_first.photo.pixels[y0:y1, x0:x1], both.photo.pixels[y0:y1, x0:x1])

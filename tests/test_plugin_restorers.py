@@ -15,7 +15,7 @@ from app.restorers import Slider, load_network, load_network_file
 from app.restorers.reference_builds import official_layout_state
 from conftest import TEST_DATA, shared
 
-ONE_FACE_PHOTO = TEST_DATA / "codeformer-inputs" / "whole_imgs" / "04.jpg"   # 225×225, one face
+ONE_FACE_PHOTO = TEST_DATA / "codeformer-inputs" / "whole_imgs" / "04.jpg"  # 225×225, one face
 
 
 # architecture → (official file name, slider)
@@ -50,12 +50,15 @@ def plugin_restorer(official_file, restorer):
 def test_official_layout_is_detected_and_loaded(official_file, plugin_restorer):
     architecture, path, (key, saved) = official_file
     descriptor = plugin_restorer.descriptor
-    assert (descriptor.architecture, descriptor.face_size, descriptor.slider) == \
-        (architecture, 512, ARCHITECTURES[architecture][1])
+    assert (descriptor.architecture, descriptor.face_size, descriptor.slider) == (
+        architecture,
+        512,
+        ARCHITECTURES[architecture][1],
+    )
     assert descriptor.input_range == (-1.0, 1.0) and not descriptor.has_quality_score
     assert plugin_restorer.has_strength == (descriptor.slider is Slider.STRENGTH)
     assert plugin_restorer.has_fidelity == (architecture == "CodeFormer")
-    assert torch.equal(plugin_restorer.model.state_dict()[key], saved)   # the file's weights, not fresh ones
+    assert torch.equal(plugin_restorer.model.state_dict()[key], saved)  # the file's weights, not fresh ones
     assert plugin_restorer.model_info.name() == f"{architecture} weights {path.name}"
 
 
@@ -78,7 +81,7 @@ def _assert_restored_photo(result, photo, prepared):
     untouched = np.ones(photo.pixels.shape[:2], bool)
     for x0, y0, x1, y1 in _touched_box(prepared, photo.pixels.shape[:2]):
         untouched[y0:y1, x0:x1] = False
-    assert untouched.mean() > 0.3   # the photo has background away from the face
+    assert untouched.mean() > 0.3  # the photo has background away from the face
     np.testing.assert_array_equal(result.photo.pixels[untouched], photo.pixels[untouched])
     assert not np.array_equal(result.photo.pixels, photo.pixels)
 
@@ -102,7 +105,7 @@ def test_restores_a_real_photo_and_the_slider_changes_it(official_file, plugin_r
         np.testing.assert_array_equal(none.restored_faces[0], prepared.faces[0].aligned.image)
         expected = aligned + 0.3 * (full.restored_faces[0].astype(float) - aligned)
         assert np.abs(part.restored_faces[0] - expected).max() <= 1.0
-        assert np.abs(full.restored_faces[0].astype(float) - aligned).mean() > 5   # it did restore something
+        assert np.abs(full.restored_faces[0].astype(float) - aligned).mean() > 5  # it did restore something
         results = (full, part)
     else:
         assert plugin_restorer.default_fidelity == 0.5
@@ -114,7 +117,7 @@ def test_restores_a_real_photo_and_the_slider_changes_it(official_file, plugin_r
     for result in results:
         _assert_restored_photo(result, photo, prepared)
     assert not np.array_equal(results[0].photo.pixels, results[1].photo.pixels)
-    np.testing.assert_array_equal(photo.pixels, original)   # the input is never changed
+    np.testing.assert_array_equal(photo.pixels, original)  # the input is never changed
     assert architecture in ARCHITECTURES
 
 
@@ -134,16 +137,45 @@ def test_cli_restores_and_batches_with_a_catalogue_name(official_file, isolated_
     folder.mkdir()
     (folder / "one.jpg").write_bytes(shared(ONE_FACE_PHOTO).read_bytes())
 
-    assert main(["batch", str(folder), str(tmp_path / "out"), "--model", "restoreformer", "--strength", "0.6",
-                 "--device", "cpu", "--no-progress"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "batch",
+                str(folder),
+                str(tmp_path / "out"),
+                "--model",
+                "restoreformer",
+                "--strength",
+                "0.6",
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == EXIT_OK
+    )
     captured = capsys.readouterr()
     assert "Restoring at strength 0.60" in captured.err and "1 restored" in captured.out
     report = (tmp_path / "out" / REPORT_NAME).read_text()
     assert '"strength": 0.6' in report and "RestoreFormer weights RestoreFormer.pth" in report
     assert Image.open(tmp_path / "out" / "one.jpg").size == Image.open(folder / "one.jpg").size
 
-    assert main(["restore", str(folder / "one.jpg"), str(tmp_path / "one.png"), "--model", str(path),
-                 "--fidelity", "0.5", "--device", "cpu"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "restore",
+                str(folder / "one.jpg"),
+                str(tmp_path / "one.png"),
+                "--model",
+                str(path),
+                "--fidelity",
+                "0.5",
+                "--device",
+                "cpu",
+            ]
+        )
+        == EXIT_OK
+    )
     captured = capsys.readouterr()
     assert "at strength 1.00" in captured.out and "--fidelity is ignored" in captured.err
 
@@ -178,13 +210,13 @@ def test_a_super_resolution_model_is_refused_as_a_face_restorer(tmp_path):
     from spandrel.architectures.ESRGAN import ESRGAN
 
     state = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=2).state_dict()
-    with pytest.raises(CheckpointError, match="ESRGAN.*not a face restorer"):
+    with pytest.raises(CheckpointError, match=r"ESRGAN.*not a face restorer"):
         load_network_file(_save(tmp_path, "RealESRGAN_x2plus.pth", {"params_ema": state}))
 
 
 @pytest.mark.parametrize("contents", [{"params_ema": {"conv.weight": torch.zeros(3, 3, 1, 1)}}, {"x": 1}, {}])
 def test_an_unknown_model_file_is_a_clear_error(tmp_path, contents):
-    with pytest.raises(CheckpointError, match="not a model file IQPFR Studio recognises|holds no model weights"):
+    with pytest.raises(CheckpointError, match=r"not a model file IQPFR Studio recognises|holds no model weights"):
         load_network_file(_save(tmp_path, "mystery.pth", contents))
 
 
@@ -214,7 +246,7 @@ def test_a_file_that_looks_like_an_architecture_but_does_not_fit_it(tmp_path):
 def test_a_catalogue_model_that_is_not_installed_says_how_to_get_it(isolated_model_dirs):
     from app.errors import WeightsMissingError
 
-    with pytest.raises(WeightsMissingError, match="models download codeformer.*NTU S-Lab.*models add FILE") as error:
+    with pytest.raises(WeightsMissingError, match=r"models download codeformer.*NTU S-Lab.*models add FILE") as error:
         load_network("codeformer")
     assert str(isolated_model_dirs) in str(error.value)
     with pytest.raises(StudioError, match="--weights names IQPFR weights"):
@@ -250,7 +282,7 @@ def test_models_add_installs_a_face_model_under_its_own_name(official_file, tmp_
     assert added.is_file() and not added.is_symlink() and added.stat().st_size == path.stat().st_size
     from app.restorers.store import model_path
 
-    assert model_path("my-gfpgan") == added   # `--model my-gfpgan` finds it
+    assert model_path("my-gfpgan") == added  # `--model my-gfpgan` finds it
     assert main(["models", "list"]) == EXIT_OK and str(added) in capsys.readouterr().out
     assert main(["models", "remove", "my-gfpgan.pth"]) == EXIT_OK and not added.exists()
 

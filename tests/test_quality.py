@@ -13,8 +13,9 @@ def piqe():
 
 def test_piqe_is_normalised_with_higher_is_better(piqe, face_photo_rgb):
     score = piqe.score(face_photo_rgb)
-    assert 0.0 <= score.normalized <= 1.0
+    assert 0.0 < score.raw < 100.0
     assert score.normalized == pytest.approx(1 - score.raw / 100, abs=1e-6)  # PIQE: 0..100, lower better
+    assert (piqe.normalize(-3.0), piqe.normalize(130.0)) == (1.0, 0.0)  # raw scores beyond the range saturate
 
 
 def test_heavy_noise_lowers_the_normalised_score(piqe, face_photo_rgb):
@@ -29,10 +30,25 @@ def test_entropy_metric_by_name(face_photo_rgb):
     assert score.normalized == pytest.approx(score.raw / 8, abs=1e-6)
 
 
-def test_tiny_and_huge_images_are_resized_for_scoring(piqe):
-    rng = np.random.default_rng(1)
-    assert 0 <= piqe.score(rng.integers(0, 255, (12, 20, 3), dtype=np.uint8)).normalized <= 1
-    assert 0 <= piqe.score(rng.integers(0, 255, (1500, 2100, 3), dtype=np.uint8)).normalized <= 1
+def _sizes_reaching_the_metric(scorer, monkeypatch) -> list[tuple[int, ...]]:
+    """Run the real metric, recording the shape of every tensor it is given."""
+    shapes, metric = [], scorer._metric
+    monkeypatch.setattr(scorer, "_metric", lambda tensor: shapes.append(tuple(tensor.shape)) or metric(tensor))
+    return shapes
+
+
+@pytest.mark.parametrize(
+    "height, width, scored",
+    [
+        (12, 20, (32, 53)),  # shorter side up to MIN_SIDE, aspect kept
+        (1500, 2100, (731, 1024)),  # longer side down to MAX_SIDE
+        (300, 400, (300, 400)),  # in between: as it is
+    ],
+)
+def test_tiny_and_huge_images_are_resized_for_scoring(piqe, monkeypatch, height, width, scored):
+    shapes = _sizes_reaching_the_metric(piqe, monkeypatch)
+    score = piqe.score(np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8))
+    assert shapes == [(1, 3, *scored)] and np.isfinite(score.raw)
 
 
 def test_unknown_metric():
@@ -62,10 +78,12 @@ def test_images_too_small_or_thin_to_score_say_so(piqe, height, width):
         piqe.score(np.full((height, width, 3), 128, np.uint8))
 
 
-@pytest.mark.parametrize("height, width", [(40, 5000), (5000, 40), (11, 11)])
-def test_thin_strips_are_scored(piqe, height, width):
+@pytest.mark.parametrize("height, width, scored", [(40, 5000, (32, 4000)), (5000, 40, (4000, 32)), (11, 11, (32, 32))])
+def test_thin_strips_are_scored(piqe, monkeypatch, height, width, scored):
+    """The shorter side reaches MIN_SIDE even when the longer side then exceeds MAX_SIDE."""
+    shapes = _sizes_reaching_the_metric(piqe, monkeypatch)
     rgb = np.random.default_rng(2).integers(0, 255, (height, width, 3), dtype=np.uint8)
-    assert 0 <= piqe.score(rgb).normalized <= 1
+    assert np.isfinite(piqe.score(rgb).raw) and shapes == [(1, 3, *scored)]
 
 
 def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
@@ -86,4 +104,4 @@ def test_pyiqa_weights_are_loaded_as_tensors_only(tmp_path, monkeypatch):
     with pytest.raises(QualityMetricError, match="holds more than tensors"):
         QualityScorer("musiq")
     assert not CodeInPickle.ran
-    assert torch.load is not None and "load_tensors_only" not in torch.load.__name__   # restored afterwards
+    assert torch.load is not None and "load_tensors_only" not in torch.load.__name__  # restored afterwards

@@ -11,8 +11,18 @@ from app.cli import main
 from app.errors import TrainingSetupError
 from app.model import load_checkpoint
 from app.training.config import load_config
-from app.training.data import (FaceDataset, ScoredFaces, ensemble_prior, is_held_out, list_faces, load_face, quantile_map,
-                                read_score_table, score_faces, split)
+from app.training.data import (
+    FaceDataset,
+    ScoredFaces,
+    ensemble_prior,
+    is_held_out,
+    list_faces,
+    load_face,
+    quantile_map,
+    read_score_table,
+    score_faces,
+    split,
+)
 from app.training.degradation import DegradationConfig, PhotometricConfig, degrade, faded_sepia, photometric, to_grey
 from conftest import SHARED_DATA, shared
 
@@ -40,10 +50,10 @@ stage = "{stage}"
 [data]
 data_roots = ["{data_root}"]
 held_out_fraction = 0.2
-cache_dir = "{tmp_path / 'cache'}"
+cache_dir = "{tmp_path / "cache"}"
 [train]
 run_dir = "{tmp_path / stage}"
-output_weights = "{tmp_path / stage / 'weights.pt'}"
+output_weights = "{tmp_path / stage / "weights.pt"}"
 iterations = {iterations}
 batch_size = 4
 learning_rate = 1e-3
@@ -98,7 +108,9 @@ def test_scores_are_cached_and_min_max_normalised(tmp_path, monkeypatch):
     files = list_faces([shared(SHARED_DATA / "train" / "celebahq")])[:6]
     scored = score_faces(files, 64, tmp_path)
     assert scored.prior.min() == 0.0 and scored.prior.max() == pytest.approx(0.999)
-    assert np.all((scored.raw >= 0) & (scored.raw <= 1))
+    from app.quality import QualityScorer
+
+    assert scored.raw[0] == pytest.approx(QualityScorer("piqe").score(load_face(files[0], 64)).normalized)  # at 64 px
     monkeypatch.setattr("app.quality.QualityScorer", None)  # a second call must not score again
     again = score_faces(files, 64, tmp_path)
     np.testing.assert_array_equal(again.raw, scored.raw)
@@ -132,9 +144,10 @@ def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
     assert info2.trained and info2.metadata["stage"] == "II"
     log = [json.loads(line) for line in (tmp_path / "transformer" / "log.jsonl").read_text().splitlines()]
     assert {"ce", "feature", "l1", "common_used"} <= set(log[-1])
-    for frozen in ("common_codebook", "hq_codebook"):   # the codes keep their Stage I meaning
-        for before, after in zip(getattr(stage1, frozen).state_dict().values(),
-                                 getattr(stage2, frozen).state_dict().values(), strict=True):
+    for frozen in ("common_codebook", "hq_codebook"):  # the codes keep their Stage I meaning
+        for before, after in zip(
+            getattr(stage1, frozen).state_dict().values(), getattr(stage2, frozen).state_dict().values(), strict=True
+        ):
             assert torch.equal(before, after)
     assert not torch.equal(stage2.code_predictor.head[1].weight, stage1.code_predictor.head[1].weight)
     assert not torch.equal(stage2.decoder.fusion["32"].scale.weight, stage1.decoder.fusion["32"].scale.weight)
@@ -147,14 +160,17 @@ def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
     assert info3.metadata["stage"] == "III" and "check_pearson" in info3.metadata["reward_model"]
     assert (tmp_path / "quality" / "reward.pt").is_file()
     assert not torch.equal(stage3.encoder.blocks[0].weight, stage2.encoder.blocks[0].weight)
-    assert not torch.equal(stage3.code_predictor.quality_embedding.weight,
-                           stage2.code_predictor.quality_embedding.weight)
+    assert not torch.equal(
+        stage3.code_predictor.quality_embedding.weight, stage2.code_predictor.quality_embedding.weight
+    )
     for frozen in ("decoder", "common_codebook", "hq_codebook"):
-        for (name, before), after in zip(getattr(stage2, frozen).state_dict().items(),
-                                         getattr(stage3, frozen).state_dict().values(), strict=True):
+        for (name, before), after in zip(
+            getattr(stage2, frozen).state_dict().items(), getattr(stage3, frozen).state_dict().values(), strict=True
+        ):
             assert torch.equal(before, after), f"{frozen}.{name} changed in stage III"
-    for before, after in zip(stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters(),
-                             strict=True):
+    for before, after in zip(
+        stage2.code_predictor.layers.parameters(), stage3.code_predictor.layers.parameters(), strict=True
+    ):
         assert torch.equal(before, after)  # the Transformer is not updated by the reward
 
 
@@ -176,13 +192,14 @@ def test_faces_without_a_table_score_get_quantile_mapped_piqe(tmp_path):
     root.mkdir()
     names = [f"{i:05d}.jpg" for i in range(20)]
     ensemble = np.linspace(0.2, 0.9, 20)
-    (tmp_path / "scores.csv").write_text("file,s\n" + "".join(f"{n},{v}\n" for n, v in zip(names, ensemble)))
+    rows = "".join(f"{n},{v}\n" for n, v in zip(names, ensemble, strict=True))
+    (tmp_path / "scores.csv").write_text("file,s\n" + rows)
     other = tmp_path / "other" / "face.png"
     paths = [root / n for n in names] + [other]
     piqe = np.concatenate([np.linspace(0.1, 0.5, 20), [0.5]]).astype(np.float32)  # best PIQE of all
     prior = ensemble_prior(paths, piqe, tmp_path / "scores.csv", root)
     np.testing.assert_allclose(prior[:20], np.clip((ensemble - 0.2) / 0.7, 0, 0.999), atol=1e-6)
-    assert prior[20] == pytest.approx(0.999)          # mapped onto the top of the ensemble scale
+    assert prior[20] == pytest.approx(0.999)  # mapped onto the top of the ensemble scale
     assert quantile_map(np.array([0.3]), np.linspace(0.1, 0.5, 5), np.linspace(0, 1, 5))[0] == pytest.approx(0.5)
 
 
@@ -191,13 +208,14 @@ def test_grey_and_sepia_faces_keep_their_look_through_the_training_pair():
     grey = to_grey(face)
     assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
     sepia = faded_sepia(face, np.random.default_rng(1)).astype(int)
-    assert (sepia[..., 0] >= sepia[..., 2]).all()          # warm tone
+    assert (sepia[..., 0] >= sepia[..., 2]).all()  # warm tone
     always_grey = PhotometricConfig(grey_probability=1.0)
     dataset = FaceDataset(ScoredFaces([], np.zeros(0), np.zeros(0)), 64, DegradationConfig(), photometric=always_grey)
     dataset.images, dataset.prior = [face], np.zeros(1, np.float32)
     item = dataset[0]
-    for key in ("clean", "degraded"):          # the target is grey too: the model must not colourise
+    for key in ("clean", "degraded"):  # the target is grey too: the model must not colourise
         channels = item[key]
-        assert torch.allclose(channels[0], channels[1], atol=2 / 127.5) and torch.allclose(channels[1], channels[2],
-                                                                                             atol=2 / 127.5)
+        assert torch.allclose(channels[0], channels[1], atol=2 / 127.5) and torch.allclose(
+            channels[1], channels[2], atol=2 / 127.5
+        )
     assert np.array_equal(photometric(face, np.random.default_rng(0), always_grey), grey)

@@ -53,7 +53,7 @@ def test_adaptive_weight_balances_the_gradient_norms():
     layer = torch.nn.Linear(3, 3)
     x = torch.randn(5, 3)
     out = layer(x)
-    reconstruction, adversarial = (out ** 2).mean(), 10 * out.mean()
+    reconstruction, adversarial = (out**2).mean(), 10 * out.mean()
     grad_r = torch.autograd.grad(reconstruction, layer.weight, retain_graph=True)[0]
     grad_a = torch.autograd.grad(adversarial, layer.weight, retain_graph=True)[0]
     expected = 0.1 * min(float(grad_r.norm() / (grad_a.norm() + 1e-4)), 1.0)
@@ -66,16 +66,28 @@ def test_finetune_uses_stage_one_targets_soft_targets_and_the_adversary_and_resu
     assert main(["train", "codebook", "--config", str(codebook_cfg), "--no-progress"]) == 0
     stage_one = tmp_path / "codebook" / "weights.pt"
     init = f'init_weights = "{stage_one}"'
-    assert main(["train", "transformer", "--config", str(_config(tmp_path, "transformer", extra_train=init,
-                                                                  iterations=1)), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "transformer",
+                "--config",
+                str(_config(tmp_path, "transformer", extra_train=init, iterations=1)),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     (tmp_path / "transformer").rename(tmp_path / "stage2")
     stage_two = tmp_path / "stage2" / "weights.pt"
-    finetune = (f'init_weights = "{stage_two}"\ncodebook_weights = "{stage_one}"',
-                "[loss]\nsoft_targets = 1.0\nadversarial = 0.1\nadversarial_start = 1\n")
+    finetune = (
+        f'init_weights = "{stage_two}"\ncodebook_weights = "{stage_one}"',
+        "[loss]\nsoft_targets = 1.0\nadversarial = 0.1\nadversarial_start = 1\n",
+    )
     cfg_path = _config(tmp_path, "transformer", extra_train=finetune[0], extra=finetune[1], iterations=3)
     assert main(["train", "transformer", "--config", str(cfg_path), "--no-progress"]) == 0
     log = [json.loads(line) for line in (tmp_path / "transformer" / "log.jsonl").read_text().splitlines()]
-    assert "d_loss" in log[0] and "g_adv" not in log[0]          # the discriminator trains alone first
+    assert "d_loss" in log[0] and "g_adv" not in log[0]  # the discriminator trains alone first
     assert all("g_adv" in record and record["adv_weight"] > 0 for record in log[1:])
     state = torch.load(tmp_path / "transformer" / "last.pt", weights_only=True)
     assert "discriminator" in state["modules"] and "discriminator_optimizer" in state["extra"]
@@ -86,8 +98,9 @@ def test_finetune_uses_stage_one_targets_soft_targets_and_the_adversary_and_resu
     model, _ = load_checkpoint(stage_two)
     targets = stage_one_encoder(cfg, model, torch.device("cpu"))
     stage_one_model, _ = load_checkpoint(stage_one)
-    for mine, reference in zip(targets.state_dict().values(), stage_one_model.encoder.state_dict().values(),
-                               strict=True):
+    for mine, reference in zip(
+        targets.state_dict().values(), stage_one_model.encoder.state_dict().values(), strict=True
+    ):
         assert torch.equal(mine, reference)
 
     resumed = _config(tmp_path, "transformer", extra_train=finetune[0], extra=finetune[1], iterations=4)
@@ -113,8 +126,12 @@ def test_resume_state_restores_every_random_stream(tmp_path):
     save_state(tmp_path / "run", 7, {"model": module}, optimizer, loader=loader)
 
     def draws():
-        return (torch.rand(3).tolist(), np.random.rand(3).tolist(), [random.random() for _ in range(3)],
-                [int(i) for batch in loader for i in batch])
+        return (
+            torch.rand(3).tolist(),
+            np.random.rand(3).tolist(),
+            [random.random() for _ in range(3)],
+            [int(i) for batch in loader for i in batch],
+        )
 
     expected = draws()
     fresh_loader = make_loader(_Shuffled(), cfg)
@@ -136,8 +153,10 @@ def test_missing_config_or_data_gives_a_clear_message(tmp_path, capsys):
     assert main(["train", "codebook", "--config", str(tmp_path / "nowhere.toml")]) == 1
     assert "does not exist" in capsys.readouterr().err
     path = tmp_path / "empty.toml"
-    path.write_text(f'stage = "codebook"\n[data]\ndata_roots = ["{tmp_path / "no-faces-here"}"]\n'
-                    f'[train]\nrun_dir = "{tmp_path / "run"}"\niterations = 1\n' + TINY_MODEL)
+    path.write_text(
+        f'stage = "codebook"\n[data]\ndata_roots = ["{tmp_path / "no-faces-here"}"]\n'
+        f'[train]\nrun_dir = "{tmp_path / "run"}"\niterations = 1\n' + TINY_MODEL
+    )
     assert main(["train", "codebook", "--config", str(path), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "None of the training data folders exists" in err and "Traceback" not in err

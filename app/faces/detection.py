@@ -6,6 +6,7 @@ Optional: facexlib RetinaFace, used when its weight file is in a models folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,30 +18,38 @@ from app.downloads import WeightSource, ensure_weights
 from app.errors import CheckpointError, PhotoTooSmallError
 
 MAX_DETECTION_SIDE = 1600  # larger photos are downscaled for detection only
-MIN_FACE_SIZE = 24         # px in the original photo; smaller faces are ignored
+MIN_FACE_SIZE = 24  # px in the original photo; smaller faces are ignored
 
 RETINAFACE_WEIGHTS = {
     "retinaface": WeightSource(
         "detection_Resnet50_Final.pth",
         "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth",
-        description="RetinaFace (ResNet-50) face-detector weights"),
+        description="RetinaFace (ResNet-50) face-detector weights",
+    ),
     "retinaface-mobile": WeightSource(
         "detection_mobilenet0.25_Final.pth",
         "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_mobilenet0.25_Final.pth",
-        description="RetinaFace (MobileNet 0.25) face-detector weights"),
+        description="RetinaFace (MobileNet 0.25) face-detector weights",
+    ),
 }
 DETECTOR_NAMES = ("mtcnn", *RETINAFACE_WEIGHTS)
 
 
 @dataclass(frozen=True)
 class DetectedFace:
-    box: tuple[float, float, float, float]   # x0, y0, x1, y1 in photo pixels
-    landmarks: np.ndarray                     # (5, 2): left eye, right eye, nose, mouth left, mouth right
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels
+    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, mouth left, mouth right
     score: float
 
     @property
     def size(self) -> float:
         return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+def _box(values: Iterable[float]) -> tuple[float, float, float, float]:
+    """A detector's four box numbers as plain floats."""
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return x0, y0, x1, y1
 
 
 class FaceDetector(Protocol):
@@ -64,13 +73,21 @@ class MTCNNDetector:
             boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(rgb), landmarks=True)
         if boxes is None:
             return []
-        return [DetectedFace(tuple(float(v) for v in box), np.asarray(pts, dtype=np.float32), float(prob))
-                for box, prob, pts in zip(boxes, probs, points, strict=True) if prob >= self.threshold]
+        return [
+            DetectedFace(_box(box), np.asarray(pts, dtype=np.float32), float(prob))
+            for box, prob, pts in zip(boxes, probs, points, strict=True)
+            if prob >= self.threshold
+        ]
 
 
 class RetinaFaceDetector:
-    def __init__(self, variant: str = "retinaface", device: str | torch.device = "cpu",
-                 threshold: float = 0.8, allow_download: bool = True) -> None:
+    def __init__(
+        self,
+        variant: str = "retinaface",
+        device: str | torch.device = "cpu",
+        threshold: float = 0.8,
+        allow_download: bool = True,
+    ) -> None:
         from facexlib.detection.retinaface import RetinaFace
 
         self.name = variant
@@ -82,21 +99,26 @@ class RetinaFaceDetector:
             state = torch.load(weights_path, map_location="cpu", weights_only=True)
             state = {k.removeprefix("module."): v for k, v in state.items()}
             self._net.load_state_dict(state, strict=True)
-        except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-            raise CheckpointError(f"'{weights_path.name}' is not a usable {network} RetinaFace weight file "
-                                  f"({str(exc).splitlines()[0][:160]}).") from exc
+        except Exception as exc:  # any failure means the file is unusable
+            raise CheckpointError(
+                f"'{weights_path.name}' is not a usable {network} RetinaFace weight file "
+                f"({str(exc).splitlines()[0][:160]})."
+            ) from exc
         self._net.eval()
 
     def detect_raw(self, rgb: np.ndarray) -> list[DetectedFace]:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         with torch.no_grad():
             rows = self._net.detect_faces(bgr, conf_threshold=self.threshold)
-        return [DetectedFace(tuple(float(v) for v in row[:4]), row[5:15].reshape(5, 2).astype(np.float32),
-                             float(row[4])) for row in np.asarray(rows)]
+        return [
+            DetectedFace(_box(row[:4]), row[5:15].reshape(5, 2).astype(np.float32), float(row[4]))
+            for row in np.asarray(rows)
+        ]
 
 
-def create_detector(name: str = "mtcnn", device: str | torch.device = "cpu",
-                    allow_download: bool = True) -> FaceDetector:
+def create_detector(
+    name: str = "mtcnn", device: str | torch.device = "cpu", allow_download: bool = True
+) -> FaceDetector:
     if name == "mtcnn":
         return MTCNNDetector(device)
     if name in RETINAFACE_WEIGHTS:
@@ -104,8 +126,9 @@ def create_detector(name: str = "mtcnn", device: str | torch.device = "cpu",
     raise ValueError(f"Unknown face detector '{name}'. Choose one of: {', '.join(DETECTOR_NAMES)}.")
 
 
-def detect_faces(detector: FaceDetector, rgb: np.ndarray, max_side: int = MAX_DETECTION_SIDE,
-                 min_face_size: int = MIN_FACE_SIZE) -> list[DetectedFace]:
+def detect_faces(
+    detector: FaceDetector, rgb: np.ndarray, max_side: int = MAX_DETECTION_SIDE, min_face_size: int = MIN_FACE_SIZE
+) -> list[DetectedFace]:
     """Detect faces in an 8-bit RGB photo of any size or shape; coordinates refer to the full photo.
 
     A photo narrower or lower than `min_face_size` cannot hold a face: PhotoTooSmallError says so.
@@ -114,11 +137,18 @@ def detect_faces(detector: FaceDetector, rgb: np.ndarray, max_side: int = MAX_DE
     """
     height, width = rgb.shape[:2]
     if min(height, width) < min_face_size:
-        raise PhotoTooSmallError(f"The photo is {width}×{height} pixels: too small to hold a face "
-                                 f"(a face needs at least {min_face_size}×{min_face_size} pixels).")
+        raise PhotoTooSmallError(
+            f"The photo is {width}×{height} pixels: too small to hold a face "
+            f"(a face needs at least {min_face_size}×{min_face_size} pixels)."
+        )
     scale = min(1.0, max(max_side / max(height, width), min_face_size / min(height, width)))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                                                interpolation=cv2.INTER_AREA)
+    small = (
+        rgb
+        if scale == 1.0
+        else cv2.resize(
+            rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
+    )
     faces = []
     for face in detector.detect_raw(small):
         box = tuple(v / scale for v in face.box)

@@ -55,8 +55,9 @@ def face_mask(affine: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarr
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray,
-               original: np.ndarray | None = None) -> np.ndarray:
+def paste_face(
+    pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray, original: np.ndarray | None = None
+) -> np.ndarray:
     """Blend a restored aligned face (uint8 RGB, S×S) into `pixels` (uint8 or uint16 RGB) in place.
 
     `inverse` maps face → photo coordinates. `original` (same shape as `pixels`, default: `pixels`
@@ -85,9 +86,13 @@ def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray,
     face = face_rgb8.astype(np.float32) * (peak / 255.0)
     # Upscaling: bicubic keeps more of the restored face's own band than bilinear.
     # Replicated borders: pixels at the crop's edge never mix with black.
-    warped = cv2.warpAffine(face, local_inverse, region_shape[::-1],
-                            flags=cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(
+        face,
+        local_inverse,
+        region_shape[::-1],
+        flags=cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     region = pixels[y0:y1, x0:x1]
     weight = mask[..., None]
     blended = weight * warped + (1.0 - weight) * region.astype(np.float32)
@@ -123,6 +128,6 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     height, width = image.shape[:2]
     small_size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
     small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    residual = np.sqrt(max(sigma ** 2 - factor ** 2 / 12.0, 1e-6)) / factor  # the box already blurred d²/12
+    residual = np.sqrt(max(sigma**2 - factor**2 / 12.0, 1e-6)) / factor  # the box already blurred d²/12
     small = cv2.GaussianBlur(small, (0, 0), residual, borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -4,37 +4,66 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import APP_NAME
 from app.errors import StudioError
+from app.export_settings import ExportSettings, export_photo, name_output, output_path
 from app.gui.batch_dialog import BatchDialog
-from app.gui.image_pane import ImagePane
-from app.gui.model_picker import ModelPicker, SliderTexts, saved_model, second_slider_texts, slow_on_cpu_hint
-from app.gui.worker import MODEL_REQUEST, ModelReady, PhotoPrepared, PhotoRestored, RestoreWorker, SharedRestorer
-from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image, save_photo
-from app.model.checkpoint import DEFAULT_FIDELITY
-from app.pipeline import DEFAULT_QUALITY
+from app.gui.compare_view import CompareView
+from app.gui.controls_panel import ControlsPanel
+from app.gui.export_dialog import SAVE_SETTINGS_KEY, ExportDialog, remember_export_settings, remembered_export_settings
+from app.gui.face_strip import FaceStrip
+from app.gui.help_dialogs import AboutDialog, ShortcutsDialog
+from app.gui.message_banner import MessageBanner
+from app.gui.model_picker import ModelPicker, saved_model, second_slider_texts, slow_on_cpu_hint
+from app.gui.photo_list import PhotoList
+from app.gui.photo_sources import RecentFilesMenu, clipboard_files, folder_photos, save_pasted_image
+from app.gui.settings_store import OPEN_FOLDER, SettingsStore
+from app.gui.threads import start_worker_thread
+from app.gui.worker import DEFAULT_PREVIEW_PIXELS, ModelReady, RestoreWorker, SharedRestorer
+from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image
 from app.restorers.store import IQPFR_NAME
+from app.session import EditingSession, Failure, PhotoPrepared, PhotoRestored
 
-SLIDER_STEPS = 100
 SLIDER_DEBOUNCE_MS = 120
-IDLE_THREAD_STOP_MS = 500   # how long closing waits at once for an idle worker thread before waiting without blocking
+IDLE_THREAD_STOP_MS = 500  # how long closing waits at once for an idle worker thread before waiting without blocking
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES)) + ")"
-FIDELITY_TOOLTIP = ("How closely the result keeps the photo's own face: towards \"More restoration\" the "
-                    "model redraws it from what it learned (0), towards \"Closer to original\" it keeps the "
-                    "photo's structure and identity (1).")
-NO_FIDELITY_TOOLTIP = ("This model's weights have no fidelity control (an older weights format), "
-                       "so the fidelity has no effect.")
+EMPTY_STATE = (
+    "Open photos (Ctrl+O) or a folder (Ctrl+Shift+O), paste an image (Ctrl+V), or drop photos here.\n"
+    "Each face found is restored; move the sliders below to change the result."
+)
+SPLITTER = "photos"  # the splitter between the photo list and the rest, in the settings store
+
+
+def preview_pixels_for_screen() -> int:
+    """How many pixels the preview of a photo may have: enough to show the photo filling the screen at
+    200 % (twice the screen's width and height in device pixels), and never less than the default."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_PREVIEW_PIXELS
+    size, ratio = screen.size(), screen.devicePixelRatio()
+    return max(DEFAULT_PREVIEW_PIXELS, round(4 * size.width() * size.height() * ratio * ratio))
 
 
 class MainWindow(QMainWindow):
-    open_requested = Signal(int, str, float, object)      # request id, path, quality, fidelity (None: default)
-    settings_requested = Signal(int, float, object)       # request id, quality, fidelity (None: default)
+    open_requested = Signal(int, str, float, object)  # request id, path, quality, fidelity (None: default)
+    settings_requested = Signal(int, float, object, object)  # request id, quality, fidelity, faces (None: all)
     load_model_requested = Signal()
+    add_face_requested = Signal(int, object, float, object, object)  # request id, box (preview px), quality,
+    #                                                                    fidelity, faces (None: all)
 
     def __init__(self, restorer: SharedRestorer, make_restorer=None, initial_model: str | None = None) -> None:
         """`make_restorer(model_name)` → FaceRestorer, when given, adds the model picker; it starts on
@@ -44,223 +73,352 @@ class MainWindow(QMainWindow):
         self.resize(1280, 760)
         self.setAcceptDrops(True)
         self.restorer = restorer
-        self._request_id = 0
-        self._shown_photo_id = -1
-        self.last_prepared: PhotoPrepared | None = None
-        self.last_restored: PhotoRestored | None = None
+        self.session = EditingSession()
         self.model_ready: ModelReady | None = None
-        self.closing = False   # the user has asked to quit: work is being stopped
+        self.closing = False  # the user has asked to quit: work is being stopped
         self._closed = False
 
         self._build_widgets()
         self._build_actions()
+        self._build_view_menu()
         self._make_restorer = make_restorer
         self.model_picker: ModelPicker | None = None
         if make_restorer is not None:
             self._build_model_picker(initial_model or saved_model())
+        self._build_help_menu()  # last, so that Help is the last menu
+        self._restore_settings()
         self._start_worker()
         self.load_model_requested.emit()
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.photo_list = QListWidget()
-        self.photo_list.setMaximumWidth(240)
+        self.photo_list = PhotoList()
         self.photo_list.currentItemChanged.connect(self._on_photo_selected)
-        self.before_pane = ImagePane("Before", "Open photos (Ctrl+O) or drop them here")
-        self.after_pane = ImagePane("After", "The restored photo appears here")
-
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.setValue(round(DEFAULT_QUALITY * SLIDER_STEPS))
-        self.slider.setToolTip("Target quality score that conditions the IQPFR Transformer")
-        self.slider.valueChanged.connect(self._on_slider_moved)
-        self.slider_label = QLabel()
-        self._update_slider_label()
-
-        self.fidelity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.fidelity_slider.setRange(0, SLIDER_STEPS)
-        self.fidelity_slider.setValue(round(DEFAULT_FIDELITY * SLIDER_STEPS))
-        self.fidelity_slider.setToolTip("Loading the model…")
-        self.fidelity_slider.valueChanged.connect(self._on_fidelity_moved)
-        self.fidelity_label = QLabel()
-        self.fidelity_label.setMinimumWidth(self.fidelity_label.fontMetrics().horizontalAdvance("0.00 (default)"))
-        self.fidelity_left = QLabel("More restoration")
-        self.fidelity_right = QLabel("Closer to original")
-        self._update_fidelity_label()
+        self.compare = CompareView()  # before and after: side by side or split, shared zoom and pan
+        self.compare.set_placeholder(EMPTY_STATE)
+        self.face_strip = FaceStrip()  # the faces found: tick to include, click to zoom, add a missed one
+        self.face_strip.include_changed.connect(self._on_faces_ticked)
+        self.face_strip.face_activated.connect(self.zoom_to_face)
+        self.face_strip.add_face_requested.connect(self.start_adding_face)
+        self.compare.face_clicked.connect(self.zoom_to_face)
+        self.compare.box_drawn.connect(self._add_face_in_box)
+        self.compare.box_drawing_cancelled.connect(lambda: self.statusBar().clearMessage())
 
         # one timer for both sliders: a burst of moves of either gives one restoration
         self._debounce = QTimer(self, singleShot=True, interval=SLIDER_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._request_restoration)
+        self.controls = ControlsPanel()
+        self.controls.settings_changed.connect(lambda: self._debounce.start())
+        # the panel's widgets, under the names the window and its tests use
+        self.slider, self.slider_label = self.controls.quality_slider, self.controls.quality_label
+        self.fidelity_slider, self.fidelity_label = self.controls.fidelity_slider, self.controls.fidelity_label
+        self.fidelity_title = self.controls.fidelity_title
+        self.fidelity_left, self.fidelity_right = self.controls.fidelity_left, self.controls.fidelity_right
 
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background:#5a1d1d; color:white; padding:6px;")
-        self.banner.hide()
-        self.model_label = QLabel("Loading model…")
+        self.banner = MessageBanner()
+        self.model_label = QLabel("Loading the model in the background…")
 
-        panes = QSplitter()
-        panes.addWidget(self.before_pane)
-        panes.addWidget(self.after_pane)
-        slider_row = QHBoxLayout()
-        slider_row.addWidget(QLabel("Quality"))
-        slider_row.addWidget(self.slider, 1)
-        slider_row.addWidget(self.slider_label)
-        slider_row.addSpacing(24)
-        self.fidelity_title = QLabel("Fidelity")
-        for widget, stretch in ((self.fidelity_title, 0), (self.fidelity_left, 0), (self.fidelity_slider, 1),
-                                (self.fidelity_right, 0), (self.fidelity_label, 0)):
-            slider_row.addWidget(widget, stretch)
-            widget.setEnabled(False)  # until the model says whether it has a fidelity path
         right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.banner)
-        right.addWidget(panes, 1)
-        right.addLayout(slider_row)
-        body = QHBoxLayout()
-        body.addWidget(self.photo_list)
-        body.addLayout(right, 1)
-        central = QWidget()
-        central.setLayout(body)
-        self.setCentralWidget(central)
+        right.addWidget(self.compare, 1)
+        right.addWidget(self.face_strip)
+        right.addWidget(self.controls)
+        main_area = QWidget()
+        main_area.setLayout(right)
+        self.splitter = QSplitter()  # photo list | photos and controls (its position is remembered)
+        self.splitter.addWidget(self.photo_list)
+        self.splitter.addWidget(main_area)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([240, 1040])
+        self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.model_label)
 
     def _build_actions(self) -> None:
         menu = self.menuBar().addMenu("&File")
         toolbar = self.addToolBar("Main")
-        for text, shortcut, handler in (("&Open photos…", QKeySequence.StandardKey.Open, self.choose_photos),
-                                        ("&Save result as…", QKeySequence.StandardKey.Save, self.save_result),
-                                        ("&Batch export…", "Ctrl+B", self.open_batch_dialog)):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(handler)
-            menu.addAction(action)
-            toolbar.addAction(action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        menu.addAction(quit_action)
+        toolbar.setObjectName("mainToolbar")  # named, so that saveState() can remember it
+        self._action("&Open photos…", QKeySequence.StandardKey.Open, self.choose_photos, menu, toolbar)
+        self._action("Open &folder…", "Ctrl+Shift+O", self.choose_folder, menu)
+        self.recent_menu = RecentFilesMenu(self)
+        self.recent_menu.file_chosen.connect(self.open_recent)
+        menu.addMenu(self.recent_menu)
+        self._action("&Paste image", QKeySequence.StandardKey.Paste, self.paste_image, menu)
+        menu.addSeparator()
+        for text, shortcut, handler in (
+            ("&Save result as…", QKeySequence.StandardKey.Save, self.save_result),
+            ("&Batch export…", "Ctrl+B", self.open_batch_dialog),
+        ):
+            self._action(text, shortcut, handler, menu, toolbar)
+        self.export_all_action = QAction("&Export all open photos…", self)
+        self.export_all_action.setShortcut("Ctrl+Shift+E")
+        self.export_all_action.triggered.connect(self.export_all_photos)
+        menu.addAction(self.export_all_action)
+        menu.addSeparator()
+        self._action("&Quit", "Ctrl+Q", self.close, menu)  # StandardKey.Quit is empty on some platforms
+        photos = self.menuBar().addMenu("&Photos")
+        self.next_photo_action = self._action("&Next photo", "PgDown", lambda: self.select_photo(1), photos)
+        self.next_photo_action.setShortcuts([QKeySequence("PgDown"), QKeySequence("Alt+Right")])
+        self.previous_photo_action = self._action("&Previous photo", "PgUp", lambda: self.select_photo(-1), photos)
+        self.previous_photo_action.setShortcuts([QKeySequence("PgUp"), QKeySequence("Alt+Left")])
+
+    def _build_view_menu(self) -> None:
+        """View: side by side or split (also on the toolbar), zoom; Space held shows the before in place of the
+        after, also while the photo list or the sliders have the keyboard focus."""
+        menu = self.menuBar().addMenu("&View")
+        toolbar = self.findChild(QToolBar, "mainToolbar")  # made by _build_actions
+        places = (menu, toolbar) if toolbar is not None else (menu,)
+        if toolbar is not None:
+            toolbar.addSeparator()
+        modes = QActionGroup(self)
+        self.view_mode_actions: dict[str, QAction] = {}
+        for mode, text, tip in (
+            ("side_by_side", "&Side by side", "Before and after next to each other"),
+            ("split", "S&plit", "One image: before left of a divider you drag, after right"),
+        ):
+            action = self._action(text, "", lambda _checked=False, m=mode: self.compare.set_mode(m), *places)
+            action.setCheckable(True)
+            action.setChecked(mode == self.compare.mode)
+            action.setToolTip(tip)
+            modes.addAction(action)
+            self.view_mode_actions[mode] = action
+        menu.addSeparator()
+        zoom_in = self._action("Zoom &in", QKeySequence.StandardKey.ZoomIn, self.compare.zoom_in, menu)
+        zoom_in.setShortcuts([QKeySequence(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")])
+        self._action("Zoom &out", QKeySequence.StandardKey.ZoomOut, self.compare.zoom_out, menu)
+        self._action("&Fit to window", "Ctrl+0", self.compare.zoom_fit, menu)
+        self._action("&Actual size (1:1)", "Ctrl+1", self.compare.zoom_actual, menu)
+        menu.addSeparator()
+        hint = menu.addAction("Hold Space to see the before in place of the after")
+        hint.setEnabled(False)
+        for widget in (self.photo_list, self.slider, self.fidelity_slider):
+            self.compare.watch_space_on(widget)
+
+    def _build_help_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Help")
+        self._action("&Keyboard shortcuts…", QKeySequence.StandardKey.HelpContents, self.show_shortcuts, menu)
+        about = self._action(f"&About {APP_NAME}…", "", self.show_about, menu)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _action(self, text: str, shortcut, handler, *containers) -> QAction:
+        """A window action with its shortcut, added to each of `containers` (menus, the toolbar)."""
+        action = QAction(text, self)
+        action.setShortcut(shortcut)
+        action.triggered.connect(handler)
+        for container in containers:
+            container.addAction(action)
+        return action
 
     def _start_worker(self) -> None:
-        self.worker_thread = QThread(self)
-        self.worker = RestoreWorker(self.restorer)
-        self.worker.moveToThread(self.worker_thread)
+        self.worker = RestoreWorker(self.restorer, self.session, preview_pixels=preview_pixels_for_screen())
         self.open_requested.connect(self.worker.open_photo)
         self.settings_requested.connect(self.worker.change_settings)
+        self.add_face_requested.connect(self.worker.add_face)
         self.load_model_requested.connect(self.worker.load_model)
         self.worker.prepared.connect(self._on_prepared)
         self.worker.restored.connect(self._on_restored)
         self.worker.failed.connect(self._on_failed)
         self.worker.busy.connect(self._on_busy)
         self.worker.model_ready.connect(self._on_model_ready)
-        self.worker_thread.start()
+        self.worker_thread = start_worker_thread(self.worker, self)
 
     # ------------------------------------------------------------------ photos
     @property
+    def last_prepared(self) -> PhotoPrepared | None:
+        return self.session.prepared
+
+    @property
+    def last_restored(self) -> PhotoRestored | None:
+        return self.session.restored
+
+    @property
     def quality(self) -> float:
-        return self.slider.value() / SLIDER_STEPS
+        return self.controls.quality
 
     @property
     def fidelity(self) -> float | None:
         """The fidelity slider's value; None (= the model's default) until the model is known."""
-        return self.fidelity_slider.value() / SLIDER_STEPS if self.model_ready is not None else None
-
-    def _next_request(self) -> int:
-        self._request_id += 1
-        self.worker.latest_request = self._request_id
-        return self._request_id
+        return self.controls.second_value if self.model_ready is not None else None
 
     def choose_photos(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        store = SettingsStore()
+        start = store.folder(OPEN_FOLDER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", str(start or ""), IMAGE_FILTER)
+        if paths:
+            store.set_folder(OPEN_FOLDER, Path(paths[0]).parent)
         self.add_photos([Path(p) for p in paths])
 
-    def add_photos(self, paths: list[Path]) -> None:
-        """Add photos to the list and show the first one added."""
+    def add_photos(self, paths: list[Path], note: str = "", remember: bool = True) -> None:
+        """Add photos to the list and show the first one added. What could not be added (and `note`, e.g. what a
+        folder left out) stays on show until the next files are added or the user closes the message. Photos
+        are put in File → Open recent unless `remember` is False (a folder's photos, a pasted image)."""
+        if paths or note:
+            self.banner.clear_lasting_messages()
+        problems = [note] if note else []
+        store = SettingsStore()
         first_item = None
         for path in paths:
             if not is_supported_image(path):
                 supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-                self.show_error(f"'{path.name}' is not a supported image type ({supported}).")
+                problems.append(f"'{path.name}' is not a supported image type ({supported}).")
                 continue
             item = QListWidgetItem(path.name)
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             item.setToolTip(str(path))
             self.photo_list.addItem(item)
             first_item = first_item or item
+            if remember:
+                store.add_recent_file(path)
         if first_item is not None:
             self.photo_list.setCurrentItem(first_item)
+        for problem in problems:  # after the selection, which clears only the messages about the last photo
+            self.banner.show_message(problem, lasting=True)
+
+    def choose_folder(self) -> None:
+        store = SettingsStore()
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", str(store.folder(OPEN_FOLDER) or ""))
+        if folder:
+            store.set_folder(OPEN_FOLDER, folder)
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> list[Path]:
+        """Add the supported photos directly in `folder` (not in its subfolders), saying what was left out and why."""
+        try:
+            found = folder_photos(folder)
+        except StudioError as exc:
+            self.add_photos([], str(exc))
+            return []
+        note = found.message(folder)
+        if not found.photos:
+            note = note or f"'{folder.name}' has no photos in it (subfolders are not opened)."
+        self.add_photos(found.photos, note, remember=False)
+        return found.photos
+
+    def open_recent(self, path: Path) -> None:
+        if not path.is_file():
+            SettingsStore().remove_recent_file(path)
+            self.add_photos([], f"'{path.name}' is no longer in {path.parent}; it was taken off the recent photos.")
+            return
+        self.add_photos([path])
+
+    def paste_image(self) -> Path | None:
+        """Open what is on the clipboard: photo files copied in a file manager, or an image (saved as 'Pasted image
+        HH-MM-SS.png' in the per-user cache, since the photo list and saving work from files)."""
+        clipboard = QGuiApplication.clipboard()
+        files = clipboard_files(clipboard.mimeData())
+        if files:
+            self.add_photos(files)
+            return None
+        mime = clipboard.mimeData()
+        if mime is None or not mime.hasImage():
+            self.add_photos([], "Nothing to paste: copy an image, or photo files, first.")
+            return None
+        try:
+            path = save_pasted_image(clipboard.image())
+        except StudioError as exc:
+            self.add_photos([], str(exc))
+            return None
+        self.add_photos([path], remember=False)
+        return path
+
+    def select_photo(self, offset: int) -> None:
+        """Show the next (`offset` 1) or previous (-1) photo of the list; nothing happens past either end."""
+        count = self.photo_list.count()
+        row = min(max(self.photo_list.currentRow() + offset, 0), count - 1)
+        if count and row != self.photo_list.currentRow():
+            self.photo_list.setCurrentRow(row)
 
     def _on_photo_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
         if current is None:
             return
-        self.banner.hide()
-        self.last_prepared = self.last_restored = None
-        self.before_pane.set_image(None)
-        self.after_pane.set_image(None)
-        self.before_pane.set_caption("detecting faces…")
-        self.after_pane.set_caption("")
-        self._shown_photo_id = self.worker.latest_open = self._next_request()  # older opens are now stale
-        self.open_requested.emit(self._shown_photo_id, current.data(Qt.ItemDataRole.UserRole), self.quality,
-                                 self.fidelity)
-
-    def _on_slider_moved(self, _value: int) -> None:
-        self._update_slider_label()
-        self._debounce.start()
-
-    def _update_slider_label(self) -> None:
-        self.slider_label.setText(f"{self.quality:.2f} (bin {min(int(self.quality * 10), 9)})")
-
-    def _on_fidelity_moved(self, _value: int) -> None:
-        self._update_fidelity_label()
-        self._debounce.start()
-
-    def _update_fidelity_label(self) -> None:
-        value = self.fidelity_slider.value() / SLIDER_STEPS
-        ready = self.model_ready
-        if ready is not None and not ready.has_second_slider:
-            self.fidelity_label.setText("n/a")
-            return
-        is_default = (ready is not None
-                      and round(ready.second_slider_default * SLIDER_STEPS) == self.fidelity_slider.value())
-        self.fidelity_label.setText(f"{value:.2f}" + (" (default)" if is_default else ""))
+        self.banner.clear_photo_messages()  # messages about the photo left; those about added files stay
+        request_id = self.session.begin_open()  # older opens and restorations are now stale
+        self.compare.cancel_box_drawing()
+        self.face_strip.show_prepared(None)
+        self.compare.set_before(None)
+        self.compare.set_after(None)
+        self.compare.set_before_caption("detecting faces…")
+        self.compare.set_after_caption("")
+        self.open_requested.emit(request_id, current.data(Qt.ItemDataRole.UserRole), self.quality, self.fidelity)
 
     def _request_restoration(self) -> None:
-        if self.last_prepared is not None:
-            self.settings_requested.emit(self._next_request(), self.quality, self.fidelity)
+        self._remember_sliders()
+        request_id = self.session.begin_settings()
+        if request_id is not None:
+            self.settings_requested.emit(request_id, self.quality, self.fidelity, self.session.include)
+
+    # ------------------------------------------------------------------ faces
+    def _on_faces_ticked(self, ticked: frozenset[int]) -> None:
+        """Faces ticked in or out in the strip: paste the restored faces again (no new restoration)."""
+        self.session.include_faces(ticked)
+        self._request_restoration()
+
+    def zoom_to_face(self, index: int) -> None:
+        prepared = self.session.prepared
+        if prepared is not None and 0 <= index < len(prepared.boxes):
+            self.compare.zoom_to_box(prepared.boxes[index])
+
+    def start_adding_face(self) -> None:
+        """Let the user drag a box around a face the detector missed (see _add_face_in_box)."""
+        if self.session.prepared is None:
+            return
+        self.compare.start_box_drawing()
+        self.statusBar().showMessage("Drag a box around the face the detector missed (Esc cancels).")
+
+    def _add_face_in_box(self, box) -> None:
+        """A box drawn on the before image (preview pixels): find the face inside it and restore it too."""
+        request_id = self.session.begin_add_face()
+        if request_id is None:
+            return
+        self.statusBar().showMessage("Looking for a face inside the box…")
+        self.add_face_requested.emit(request_id, tuple(box), self.quality, self.fidelity, self.session.include)
 
     # ------------------------------------------------------------------ worker results
     def _on_model_ready(self, ready: ModelReady) -> None:
         self.model_ready = ready
         info, device = ready.info, ready.device
-        self.fidelity_slider.blockSignals(True)  # setting the initial value is not a user's move
-        self.fidelity_slider.setValue(round(ready.default_fidelity * SLIDER_STEPS))
-        self.fidelity_slider.blockSignals(False)
-        tooltip = FIDELITY_TOOLTIP if ready.has_fidelity else NO_FIDELITY_TOOLTIP
-        for widget in (self.fidelity_title, self.fidelity_left, self.fidelity_slider, self.fidelity_right,
-                       self.fidelity_label):
-            widget.setEnabled(ready.has_fidelity)
-            widget.setToolTip(tooltip)
-        self._show_slider_meaning(ready)
-        self._update_fidelity_label()
-        caveat = ("" if info.trained and not info.note
-                  else " · ⚠ not a real restoration yet (hover for details)" if not info.trained
-                  else " · ⚠ early model: see its limits (hover for details)")
+        self.controls.show_model(ready, SettingsStore().second_slider(_architecture(ready)))
+        hint = slow_on_cpu_hint(ready.descriptor, ready.device, None)
+        if hint:
+            self.statusBar().showMessage(hint, 15000)
+        caveat = (
+            ""
+            if info.trained and not info.note
+            else " · ⚠ not a real restoration yet (hover for details)"
+            if not info.trained
+            else " · ⚠ early model: see its limits (hover for details)"
+        )
         self.model_label.setText(f"{info.name()} · {device}{caveat}")
-        if caveat:
-            colour = "#c0392b" if not info.trained else "#b9770e"
-            self.model_label.setStyleSheet(f"color:{colour}; font-weight:bold;")
-        self.model_label.setToolTip(f"{info.describe()}\n\nHow this model was trained and measured: "
-                                    "models/MODEL_CARD.md")
+        dark = self.palette().window().color().lightness() < 128  # a dark theme: lighter warning colours
+        colour = ("#ff7b6b" if dark else "#c0392b") if not info.trained else ("#f5b041" if dark else "#b9770e")
+        self.model_label.setStyleSheet(f"color:{colour}; font-weight:bold;" if caveat else "")
+        self.model_label.setToolTip(
+            f"{info.describe()}\n\nHow this model was trained and measured: models/MODEL_CARD.md"
+        )
 
     def _on_prepared(self, result: PhotoPrepared) -> None:
-        if result.request_id != self._shown_photo_id:
+        if not self.session.accept_prepared(result):
             return
-        self.last_prepared = result
-        self.before_pane.set_image(result.rgb, result.boxes)
+        self.compare.set_before(result.rgb, result.boxes)
+        self.face_strip.show_prepared(result, self.session.include)
+        if self.session.restored is not None:
+            self.face_strip.show_restored(self.session.restored)
         faces = len(result.boxes)
         score = result.before_score.label() if result.before_score else "no score"
         where = "faces" if faces else "whole photo"
-        self.before_pane.set_caption(f"{faces} face(s) found · {where}: {score}")
+        self.compare.set_before_caption(f"{faces} face(s) found · {where}: {score}")
+        if result.request_id != self.session.shown_photo_id:  # a face added inside a box the user drew
+            self.banner.clear_photo_messages()  # "no faces found", or a box without a face, no longer apply
+            self.statusBar().showMessage(f"Face {faces} added.", 8000)
+            if self.session.include is not None and not self.session.settings_wanted(result.request_id):
+                self._request_restoration()  # a newer request went without the new face
+            return
         if not faces:
-            self.show_error(f"No faces found in {result.path.name}; nothing to restore.")
+            self.show_error(
+                f"No faces found in {result.path.name}; nothing to restore. If it has a face the "
+                'detector missed, use "Add a missed face…" under the photo and drag a box around it.'
+            )
         for note in result.notes:
             self.statusBar().showMessage(note, 8000)
         if faces and self.model_ready is not None:
@@ -269,84 +427,141 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(hint, 15000)
 
     def _on_restored(self, result: PhotoRestored) -> None:
-        if result.request_id < self._shown_photo_id or self.last_prepared is None:
+        if not self.session.accept_restored(result):
             return
-        self.last_restored = result
-        self.after_pane.set_image(result.rgb)
-        score = result.after_score.label() if result.after_score else "no faces restored"
-        fidelity = (f" · fidelity {result.fidelity:.2f}"
-                    if self.model_ready is not None and self.model_ready.has_fidelity else "")
+        self.compare.set_after(result.rgb)
+        self.face_strip.show_restored(result)
+        total = result.total_faces
+        restored = (
+            f"{result.face_count} of {total} faces restored"
+            if result.face_count != total
+            else f"{total} face{'' if total == 1 else 's'} restored"
+        )
+        score = f"{restored}: {result.after_score.label()}" if result.after_score else restored
+        fidelity = (
+            f" · fidelity {result.fidelity:.2f}"
+            if self.model_ready is not None and self.model_ready.has_fidelity
+            else ""
+        )
         settings = f"quality {result.quality:.2f}{fidelity}"
         descriptor = self.model_ready.descriptor if self.model_ready is not None else None
-        if descriptor is not None and not descriptor.has_quality_score:   # a public model: its own setting
-            settings = (f"{descriptor.architecture} · " +
-                        (f"strength {result.strength:.2f}" if result.strength is not None
-                         else f"fidelity w {result.fidelity:.2f}"))
-        self.after_pane.set_caption(f"{settings} · faces: {score} · {result.seconds:.2f} s")
+        if descriptor is not None and not descriptor.has_quality_score:  # a public model: its own setting
+            settings = f"{descriptor.architecture} · " + (
+                f"strength {result.strength:.2f}"
+                if result.strength is not None
+                else f"fidelity w {result.fidelity:.2f}"
+            )
+        self.compare.set_after_caption(f"{settings} · {score} · {result.seconds:.2f} s")
 
     def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id == MODEL_REQUEST:
+        failure = self.session.classify_failure(request_id)
+        if failure is Failure.MODEL:
             self.model_label.setText("No model loaded")
-        elif request_id < self._shown_photo_id:
+        elif failure is Failure.STALE:
             return  # about a photo the user has left
-        elif self.last_prepared is None:
-            self.before_pane.set_caption("could not open this photo")
+        elif failure is Failure.OPEN:
+            self.compare.set_before_caption("could not open this photo")
+        elif failure is Failure.ADD_FACE:
+            self.statusBar().clearMessage()  # the photo and its result are as they were
         else:
-            self.after_pane.set_caption("could not restore this photo")
+            self.compare.set_after_caption("could not restore this photo")
         self.show_error(message)
 
     def _on_busy(self, busy: bool) -> None:
+        self.compare.set_busy(busy and not self.closing)
         if not self.closing:
             self.statusBar().showMessage("Working…" if busy else "Ready")
 
     def show_error(self, message: str) -> None:
-        self.banner.setText(message)
-        self.banner.show()
+        """Say what went wrong with the photo on show (the message goes when another photo is shown)."""
+        self.banner.show_message(message)
 
     # ------------------------------------------------------------------ saving and batch
     def suggested_output_path(self) -> Path | None:
+        """Where Save result would write the open photo with the export settings used last time."""
         if self.last_prepared is None:
             return None
         source = self.last_prepared.path
-        return source.with_name(f"{source.stem}_restored{source.suffix}")
+        try:
+            return output_path(source, remembered_export_settings(SAVE_SETTINGS_KEY, ExportSettings()))
+        except StudioError:  # those settings would name the original itself
+            return name_output(source, ExportSettings())
 
     def save_result(self, path: str | Path | None = None) -> Path | None:
-        if self.last_restored is None or not self.last_restored.face_count:
-            self.show_error("Nothing to save yet: open a photo with faces first.")
+        """Save the restored photo at full resolution: to `path` (format from its extension), or without one
+        where the export dialog's settings say (asking before replacing a file); the settings are remembered."""
+        if self.last_restored is None or self.last_prepared is None or not self.last_restored.face_count:
+            left_out = self.last_restored is not None and self.last_restored.total_faces
+            self.show_error(
+                "Nothing to save: every face is left out; tick a face under the photo to restore it."
+                if left_out
+                else "Nothing to save yet: open a photo with faces first."
+            )
             return None
+        settings = remembered_export_settings(SAVE_SETTINGS_KEY, ExportSettings())
         if not path:
-            suggestion = self.suggested_output_path()
-            path, _ = QFileDialog.getSaveFileName(self, "Save restored photo", str(suggestion), IMAGE_FILTER)
-            if not path:
+            dialog = ExportDialog(self.last_prepared.path, settings, self)
+            if dialog.exec() != ExportDialog.DialogCode.Accepted or (target := dialog.target()) is None:
+                return None
+            settings, path = dialog.settings_widget.settings(), target
+            remember_export_settings(SAVE_SETTINGS_KEY, settings)
+            if (
+                path.exists()
+                and QMessageBox.question(
+                    self,
+                    "Replace file?",
+                    f"'{path}' already exists. Replace it?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.No,
+                )
+                != QMessageBox.StandardButton.Yes
+            ):
                 return None
         try:
-            saved = save_photo(self.last_restored.photo, path, overwrite=Path(path).exists())
+            photo = self.last_restored.full_photo()
+            saved = export_photo(photo, path, settings, overwrite=Path(path).exists())
         except StudioError as exc:
             self.show_error(str(exc))
             return None
-        self.statusBar().showMessage(f"Saved {saved}", 8000)
+        self.statusBar().showMessage(" ".join([f"Saved {saved}.", *photo.warnings]), 8000)
         return saved
 
-    def open_batch_dialog(self, input_dir: str = "") -> BatchDialog:
+    def open_batch_dialog(self, input_dir: str = "", files: list[Path] | None = None) -> BatchDialog:
+        """The batch dialog for a folder, or with `files` for those photos (Export all open photos)."""
         has_fidelity = self.model_ready is None or self.model_ready.has_fidelity
-        dialog = BatchDialog(self.restorer, self.quality, input_dir or "", self, fidelity=self.fidelity,
-                             fidelity_enabled=has_fidelity)
+        dialog = BatchDialog(
+            self.restorer,
+            self.quality,
+            input_dir or "",
+            self,
+            fidelity=self.fidelity,
+            fidelity_enabled=has_fidelity,
+            files=files,
+        )
         texts = second_slider_texts(self.model_ready.descriptor if self.model_ready is not None else None)
-        if texts is not None:   # a public model: no quality score; the second setting is its own
-            dialog.quality_spin.setEnabled(False)
-            dialog.fidelity_spin.setEnabled(True)
-            dialog.fidelity_spin.setToolTip(texts.tooltip)
-            dialog.findChild(QFormLayout).labelForField(dialog.fidelity_spin).setText(texts.title)
+        if texts is not None:  # a public model: no quality score; the second setting is its own
+            dialog.set_second_setting_texts(texts.title, texts.tooltip)
         dialog.show()
         return dialog
+
+    def export_all_photos(self) -> BatchDialog | None:
+        """Restore every photo in the list with the current settings and save each with the export settings
+        (a batch over those files: progress, per-file table, cancel)."""
+        files = [
+            Path(self.photo_list.item(row).data(Qt.ItemDataRole.UserRole)) for row in range(self.photo_list.count())
+        ]
+        if not files:
+            self.show_error("No photos are open: open photos first (Ctrl+O).")
+            return None
+        return self.open_batch_dialog(files=files)
 
     # ------------------------------------------------------------------ models
     def _build_model_picker(self, model: str) -> None:
         self.model_picker = ModelPicker(model, self)
         self.model_picker.model_chosen.connect(self.choose_model)
         self.model_picker.manage_requested.connect(self.open_model_manager)
-        self.findChild(QToolBar).addWidget(self.model_picker)
-        if model != IQPFR_NAME:   # another model asked for, or chosen last time
+        self.controls.set_model_picker(self.model_picker)
+        if model != IQPFR_NAME:  # another model asked for, or chosen last time
             self.restorer.replace(lambda: self._make_restorer(model))
 
     def choose_model(self, model: str) -> None:
@@ -366,29 +581,45 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def _show_slider_meaning(self, ready: ModelReady) -> None:
-        """Label and enable the sliders for what they mean with this model (IQPFR: quality and fidelity)."""
-        texts = second_slider_texts(ready.descriptor)
-        self.slider.setEnabled(texts is None)
-        self.slider_label.setEnabled(texts is None)
-        if texts is None:
-            self.slider.setToolTip("Target quality score that conditions the IQPFR Transformer")
-            texts = SliderTexts("Fidelity", "More restoration", "Closer to original", self.fidelity_slider.toolTip())
-        else:
-            self.slider.setToolTip(f"{ready.descriptor.architecture} has no quality score; this slider is for IQPFR.")
-            self.fidelity_slider.blockSignals(True)
-            self.fidelity_slider.setValue(round(ready.second_slider_default * SLIDER_STEPS))
-            self.fidelity_slider.blockSignals(False)
-        for widget, text in ((self.fidelity_title, texts.title), (self.fidelity_left, texts.left),
-                             (self.fidelity_right, texts.right)):
-            widget.setText(text)
-        for widget in (self.fidelity_title, self.fidelity_left, self.fidelity_slider, self.fidelity_right,
-                       self.fidelity_label):
-            widget.setToolTip(texts.tooltip)
-            widget.setEnabled(ready.has_second_slider)
-        hint = slow_on_cpu_hint(ready.descriptor, ready.device, None)
-        if hint:
-            self.statusBar().showMessage(hint, 15000)
+    # ------------------------------------------------------------------ help
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        ready = self.model_ready
+        dialog = AboutDialog(self, f"{ready.info.name()} · {ready.device}" if ready is not None else "")
+        dialog.show()
+        return dialog
+
+    # ------------------------------------------------------------------ remembered between runs
+    def _restore_settings(self) -> None:
+        store = SettingsStore()
+        geometry, state, splitter = store.geometry(), store.window_state(), store.splitter_state(SPLITTER)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        quality = store.quality()
+        if quality is not None:
+            self.controls.set_quality(quality)
+
+    def _save_settings(self) -> None:
+        store = SettingsStore()
+        store.set_geometry(self.saveGeometry())
+        store.set_window_state(self.saveState())
+        store.set_splitter_state(SPLITTER, self.splitter.saveState())
+        self._remember_sliders(store)
+        store.sync()
+
+    def _remember_sliders(self, store: SettingsStore | None = None) -> None:
+        store = store or SettingsStore()
+        store.set_quality(self.quality)
+        if self.model_ready is not None and self.model_ready.has_second_slider:
+            store.set_second_slider(_architecture(self.model_ready), self.controls.second_value)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -412,11 +643,14 @@ class MainWindow(QMainWindow):
 
     def _confirm_stop_batches(self, count: int) -> bool:
         answer = QMessageBox.question(
-            self, "Quit while exporting?",
+            self,
+            "Quit while exporting?",
             ("A batch export is running." if count == 1 else f"{count} batch exports are running.")
             + " Stop after the current photo and quit? Photos already exported are kept and the report lists "
             "them; a later batch into the same folder goes on where this one stopped.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802
@@ -430,8 +664,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.closing = True
+            self._save_settings()
             self._stop_model_downloads()
-            self.worker.cancel_event.set()
+            self.session.close()
             self.worker_thread.quit()
             for dialog in self.findChildren(BatchDialog):
                 if dialog.running:
@@ -444,7 +679,8 @@ class MainWindow(QMainWindow):
         if not self._work_stopped():
             event.ignore()
             for part in (self.centralWidget(), self.menuBar(), *self.findChildren(QToolBar)):
-                part.setEnabled(False)
+                if part is not None:
+                    part.setEnabled(False)
             self.statusBar().showMessage("Stopping… the window closes when the current step is done.")
             return
         self._closed = True
@@ -460,3 +696,8 @@ class MainWindow(QMainWindow):
     def _close_when_stopped(self) -> None:
         if self._work_stopped() and not self._closed:
             self.close()
+
+
+def _architecture(ready: ModelReady) -> str:
+    """Whose second slider this is (its value is remembered per architecture)."""
+    return ready.descriptor.architecture if ready.descriptor is not None else "IQPFR"

@@ -9,18 +9,36 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
-                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
-from app.errors import DownloadCancelled
-from app.gui.worker import failure_message
+from app.errors import DownloadCancelled, failure_message
+from app.gui.threads import finish_worker_thread
 from app.paths import user_models_dir
 from app.restorers import catalogue
 from app.restorers.catalogue import CatalogueEntry
-from app.restorers.store import (MODEL_SUFFIXES, add_model, download_model, installed_models, partial_download,
-                                 remove_model)
+from app.restorers.store import (
+    MODEL_SUFFIXES,
+    add_model,
+    download_model,
+    installed_models,
+    partial_download,
+    remove_model,
+)
 
 log = logging.getLogger(__name__)
 COLUMNS = ("Model", "File", "Size", "Licence", "State")
@@ -29,10 +47,10 @@ COLUMNS = ("Model", "File", "Size", "Licence", "State")
 class ModelJob(QObject):
     """One download or add, run on a worker thread; `finished` is always emitted."""
 
-    progress = Signal(object, object)   # bytes done, total bytes (None: unknown); ints may exceed 2³¹
-    finished = Signal(str, bool)        # message for the user, success
+    progress = Signal(object, object)  # bytes done, total bytes (None: unknown); ints may exceed 2³¹
+    finished = Signal(str, bool)  # message for the user, success
 
-    def __init__(self, work: Callable[["ModelJob"], str]) -> None:
+    def __init__(self, work: Callable[[ModelJob], str]) -> None:
         super().__init__()
         self._work = work
         self.cancel_event = threading.Event()
@@ -43,7 +61,7 @@ class ModelJob(QObject):
             self.finished.emit(self._work(self), True)
         except DownloadCancelled as exc:
             self.finished.emit(str(exc), False)
-        except Exception as exc:  # noqa: BLE001 - whatever stops the job is shown to the user
+        except Exception as exc:  # whatever stops the job is shown to the user
             log.warning("model job failed", exc_info=True)
             self.finished.emit(failure_message(exc, "finish"), False)
 
@@ -116,8 +134,9 @@ class ModelManagerDialog(QDialog):
             rows.append((entry.name, entry.file_name, _megabytes(entry.size), entry.licence, state))
         for model in installed.values():
             if model.path.suffix.lower() in MODEL_SUFFIXES and model.removable:
-                rows.append((model.name, model.path.name, _megabytes(model.path.stat().st_size), "see its source",
-                             "added"))
+                rows.append(
+                    (model.name, model.path.name, _megabytes(model.path.stat().st_size), "see its source", "added")
+                )
         self.table.setRowCount(len(rows))
         for row, values in enumerate(rows):
             for column, value in enumerate(values):
@@ -129,12 +148,16 @@ class ModelManagerDialog(QDialog):
 
     def selected_name(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.table.item(rows[0].row(), 0).text() if rows else None
+        return self._cell_text(rows[0].row(), 0) if rows else None
 
     def select(self, name: str) -> None:
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).text() == name:
+            if self._cell_text(row, 0) == name:
                 self.table.selectRow(row)
+
+    def _cell_text(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text() if item is not None else ""
 
     def _entry(self, name: str | None) -> CatalogueEntry | None:
         return next((entry for entry in catalogue.CATALOGUE if entry.name == name), None)
@@ -142,7 +165,7 @@ class ModelManagerDialog(QDialog):
     def _update_buttons(self) -> None:
         busy = self._job is not None
         name = self.selected_name()
-        row_state = self.table.item(self.table.currentRow(), 4).text() if name and self.table.currentRow() >= 0 else ""
+        row_state = self._cell_text(self.table.currentRow(), 4) if name and self.table.currentRow() >= 0 else ""
         self.download_button.setEnabled(not busy and self._entry(name) is not None and row_state != "installed")
         self.remove_button.setEnabled(not busy and name is not None and row_state != "not installed")
         self.add_button.setEnabled(not busy)
@@ -152,10 +175,13 @@ class ModelManagerDialog(QDialog):
         """Show the licence before anything is downloaded; True if the user accepts it."""
         note = "" if entry.commercial_use else "\n\nIts licence does not allow (all) commercial use."
         answer = QMessageBox.question(
-            self, "Download model?",
+            self,
+            "Download model?",
             f"{entry.description}\n\nFile: {entry.file_name} ({_megabytes(entry.size)})\nFrom: {entry.url}\n"
             f"Licence: {entry.licence}{note}\n\nDownload it under this licence?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def download_selected(self) -> None:
@@ -164,8 +190,11 @@ class ModelManagerDialog(QDialog):
             return
 
         def work(job: ModelJob) -> str:
-            model = download_model(entry.name, progress=lambda done, total: job.progress.emit(done, total),
-                                   should_cancel=job.cancel_event.is_set)
+            model = download_model(
+                entry.name,
+                progress=lambda done, total: job.progress.emit(done, total),
+                should_cancel=job.cancel_event.is_set,
+            )
             return f"Downloaded and verified {model.path.name}."
 
         self.progress.setRange(0, 1000)
@@ -180,19 +209,23 @@ class ModelManagerDialog(QDialog):
 
     def add_file(self, path: str) -> None:
         def work(_job: ModelJob) -> str:
-            model = add_model(path)
+            model = add_model(Path(path))
             return f"Added {model.path.name}; choose it as '{model.name}' in the main window."
 
-        self.progress.setRange(0, 0)   # busy: loading the file to check it
+        self.progress.setRange(0, 0)  # busy: loading the file to check it
         self._start(work, f"Checking {path}…", cancellable=False)
 
     def remove_selected(self) -> None:
         name = self.selected_name()
         if name is None:
             return
-        answer = QMessageBox.question(self, "Remove model?", f"Delete '{name}' from {user_models_dir()}?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            "Remove model?",
+            f"Delete '{name}' from {user_models_dir()}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
@@ -234,8 +267,7 @@ class ModelManagerDialog(QDialog):
 
     def _on_finished(self, message: str, success: bool) -> None:
         self.status.setText(message)
-        self._thread.quit()
-        self._thread.wait()
+        finish_worker_thread(self._thread)
         self._thread = self._job = None
         self.progress.hide()
         self.cancel_button.hide()
@@ -244,8 +276,7 @@ class ModelManagerDialog(QDialog):
             self.models_changed.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self._job is not None:   # a download stops at its next chunk and keeps its part
+        if self._job is not None:  # a download stops at its next chunk and keeps its part
             self.cancel()
-            self._thread.quit()
-            self._thread.wait()
+            finish_worker_thread(self._thread)
         super().closeEvent(event)

@@ -1,19 +1,19 @@
-"""The restorer picker of the main window: IQPFR or an installed public model (remembered with QSettings)."""
+"""The restorer picker of the main window: IQPFR or an installed public model (remembered in the settings store)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox
 
+from app.gui.settings_store import SettingsStore
 from app.model import DEFAULT_WEIGHTS_FILE
 from app.restorers import RestorerDescriptor, Slider
 from app.restorers.store import IQPFR_NAME, installed_models
 
-SETTINGS_KEY = "restorer/model"
-_MANAGE = "\x00manage"   # the "Manage models…" entry (no model has this name)
+_MANAGE = "\x00manage"  # the "Manage models…" entry (no model has this name)
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,19 @@ class SliderTexts:
 
 
 STRENGTH_TEXTS = SliderTexts(
-    "Strength", "Original", "Fully restored",
+    "Strength",
+    "Original",
+    "Fully restored",
     "How much of the restored face replaces the photo's own face: 0 = the original, 1 = fully restored. "
-    "The model ran once when the photo was opened; moving this only blends.")
+    "The model ran once when the photo was opened; moving this only blends.",
+)
 CODEFORMER_TEXTS = SliderTexts(
-    "Fidelity (w)", "More restoration", "Closer to original",
+    "Fidelity (w)",
+    "More restoration",
+    "Closer to original",
     "CodeFormer's fidelity weight w: towards 0 it redraws the face from its codebook, towards 1 it keeps the "
-    "photo's structure and identity. Each change runs the model again.")
+    "photo's structure and identity. Each change runs the model again.",
+)
 
 
 def second_slider_texts(descriptor: RestorerDescriptor | None) -> SliderTexts | None:
@@ -51,19 +57,20 @@ def slow_on_cpu_hint(descriptor: RestorerDescriptor | None, device: str, seconds
 
 def saved_model() -> str:
     """The model chosen last time, if it is still installed; else IQPFR."""
-    value = QSettings().value(SETTINGS_KEY, IQPFR_NAME)
+    value = SettingsStore().model() or IQPFR_NAME
     names = {model.name for model in installed_models()}
-    return value if isinstance(value, str) and (value == IQPFR_NAME or value in names) else IQPFR_NAME
+    return value if value == IQPFR_NAME or value in names else IQPFR_NAME
 
 
 class ModelPicker(QComboBox):
-    model_chosen = Signal(str)       # IQPFR_NAME, a catalogue name or a file name in the models folders
+    model_chosen = Signal(str)  # IQPFR_NAME, a catalogue name or a file name in the models folders
     manage_requested = Signal()
 
     def __init__(self, current: str = IQPFR_NAME, parent=None) -> None:
         super().__init__(parent)
-        self.setToolTip("Face restorer: IQPFR, or a public model you have added or downloaded "
-                        "(compare them on the same photo)")
+        self.setToolTip(
+            "Face restorer: IQPFR, or a public model you have added or downloaded (compare them on the same photo)"
+        )
         self._current = current
         self.refresh()
         self.activated.connect(self._on_activated)
@@ -82,7 +89,7 @@ class ModelPicker(QComboBox):
                 continue
             label = model.entry.description.split(",")[0] if model.entry else f"{model.name} (added file)"
             self.addItem(label, model.name)
-        if self.findData(self._current) < 0:   # a model file given by path
+        if self.findData(self._current) < 0:  # a model file given by path
             self.addItem(f"{Path(self._current).name} (file)", self._current)
         self.insertSeparator(self.count())
         self.addItem("Manage models…", _MANAGE)
@@ -98,5 +105,5 @@ class ModelPicker(QComboBox):
             return
         if chosen and chosen != self._current:
             self._current = chosen
-            QSettings().setValue(SETTINGS_KEY, chosen)
+            SettingsStore().set_model(chosen)
             self.model_chosen.emit(chosen)

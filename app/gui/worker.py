@@ -1,11 +1,14 @@
-"""Restoration off the GUI thread: a QObject living in a QThread.
+"""Restoration off the GUI thread: a QObject living in a QThread (see app.gui.threads).
 
-Requests carry increasing ids; a quality/fidelity request older than the newest one is dropped
-before any work, so dragging a slider never queues up stale restorations, and an open of a photo the
-user has already left is dropped too (or stopped between its steps). Slider changes reuse the
-photo's cached encoding (no re-encode). Whatever goes wrong in a request is reported through
-`failed` with a message for the user, and `busy` always ends. `cancel_event` (set when the app
-closes) stops the current request between its steps.
+Requests carry ids from the window's `EditingSession`, which the worker asks whether a request is still
+wanted: a quality/fidelity request older than the newest one is dropped before any work, so dragging a
+slider never queues up stale restorations, and an open of a photo the user has already left is dropped
+too (or stopped between its steps, and between chunks of faces). Slider changes reuse the photo's cached
+encoding (no re-encode), and the faces are pasted onto a preview no larger than `preview_pixels` (full
+resolution only for saving); ticking faces in or out at the same settings only pastes the last restored
+faces again (`LastRestoration`), and `add_face` adds a face the detector missed, inside a box the user drew.
+Whatever goes wrong in a request is reported through `failed` with a message for the user, and `busy` always
+ends.
 """
 
 from __future__ import annotations
@@ -13,63 +16,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.errors import StudioError
+from app.errors import StudioError, failure_message
 from app.model import ModelInfo
-from app.photo_io import Photo, load_photo
-from app.pipeline import FaceRestorer, PreparedPhoto
-from app.restorers import DEFAULT_STRENGTH, RestorerDescriptor
+from app.photo_io import load_photo, to_rgb8
+from app.pipeline import FaceRestorer, PreparedPhoto, RestoredFaces, Stopped, compose, preview_pixels
 from app.quality import QualityScore, QualityScorer
+from app.restorers import DEFAULT_STRENGTH, RestorerDescriptor
+from app.session import MODEL_REQUEST, Box, EditingSession, PhotoPrepared, PhotoRestored, scaled_box
 
-MODEL_REQUEST = 0   # the request id of load_model's failures
+DEFAULT_PREVIEW_PIXELS = 8_000_000  # a preview this large lets a 4 MP screen show the photo at 200 %
+
 log = logging.getLogger(__name__)
-
-
-def failure_message(exc: BaseException, doing: str, name: str = "") -> str:
-    """What went wrong while trying to `doing` ("open 'a.jpg'"), as a sentence for the user (no traceback).
-
-    `name`: the photo's file name, put in front of a message that does not say which photo it is about."""
-    if isinstance(exc, StudioError):
-        return str(exc) if name in str(exc) else f"{name}: {exc}"
-    if isinstance(exc, MemoryError):
-        return f"Not enough memory to {doing}; close other programs or try a smaller photo."
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"Could not {doing}: {exc.strerror}."
-    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-    return f"Could not {doing}: unexpected error ({type(exc).__name__}: {first_line})."
-
-
-class _Stopped(Exception):
-    """The request was superseded by a newer one, or the app is closing: stop without a message."""
-
-
-@dataclass
-class PhotoPrepared:
-    request_id: int
-    path: Path
-    rgb: np.ndarray
-    boxes: list[tuple[float, float, float, float]]
-    before_score: QualityScore | None
-    notes: list[str]
-    seconds: float = 0.0        # detection, alignment and the model's per-photo work
-
-@dataclass
-class PhotoRestored:
-    request_id: int
-    quality: float
-    fidelity: float
-    rgb: np.ndarray
-    photo: Photo
-    after_score: QualityScore | None
-    face_count: int
-    seconds: float
-    strength: float | None = None   # for models blended by strength (GFPGAN, RestoreFormer)
 
 
 class SharedRestorer:
@@ -79,7 +43,7 @@ class SharedRestorer:
         self._factory = factory
         self._lock = threading.Lock()
         self._instance: FaceRestorer | None = None
-        self.generation = 0   # counts `replace` calls: a worker announces each new model once
+        self.generation = 0  # counts `replace` calls: a worker announces each new model once
 
     def get(self) -> FaceRestorer:
         with self._lock:
@@ -94,21 +58,42 @@ class SharedRestorer:
             self.generation += 1
 
 
-def mean_score(scorer: QualityScorer, images: list[np.ndarray]) -> QualityScore | None:
-    if not images:
+def mean_score(scores: list[QualityScore]) -> QualityScore | None:
+    """The mean of some faces' scores (for the captions); None for no faces."""
+    if not scores:
         return None
-    scores = scorer.score_many(images)
-    return QualityScore(scorer.metric, float(np.mean([s.raw for s in scores])),
-                        float(np.mean([s.normalized for s in scores])))
+    return QualityScore(
+        scores[0].metric, float(np.mean([s.raw for s in scores])), float(np.mean([s.normalized for s in scores]))
+    )
+
+
+@dataclass
+class LastRestoration:
+    """The worker's last restoration of the open photo: ticking faces in or out at the same settings only pastes
+    these faces again (no network, no scoring)."""
+
+    restorer: FaceRestorer
+    prepared: PreparedPhoto
+    faces: RestoredFaces  # with the quality, fidelity and strength they were restored at
+    scores: list[QualityScore]  # each restored face's score
+
+    def matches(self, restorer: FaceRestorer, prepared: PreparedPhoto, quality: float, second: float | None) -> bool:
+        """Whether these faces are what restoring `prepared` at these settings would give (`second`: the fidelity
+        or strength asked for; None, the model's default, is the same as that default asked for by value)."""
+        if self.restorer is not restorer or self.prepared is not prepared or self.faces.quality != quality:
+            return False
+        if restorer.has_strength:
+            return self.faces.strength == (DEFAULT_STRENGTH if second is None else second)
+        return self.faces.fidelity == (restorer.default_fidelity if second is None else second)
 
 
 @dataclass
 class ModelReady:
     info: ModelInfo
-    device: str                 # description of the device
-    has_fidelity: bool          # False: weights without a fidelity path, the fidelity is ignored
-    default_fidelity: float     # stored with the weights (chosen by measurement), else 0.5
-    descriptor: RestorerDescriptor | None = None   # what the restorer's sliders mean
+    device: str  # description of the device
+    has_fidelity: bool  # False: weights without a fidelity path, the fidelity is ignored
+    default_fidelity: float  # stored with the weights (chosen by measurement), else 0.5
+    descriptor: RestorerDescriptor | None = None  # what the restorer's sliders mean
 
     @property
     def has_second_slider(self) -> bool:
@@ -123,24 +108,30 @@ class ModelReady:
 
 
 class RestoreWorker(QObject):
-    model_ready = Signal(object)            # ModelReady
-    prepared = Signal(object)               # PhotoPrepared
-    restored = Signal(object)               # PhotoRestored
-    failed = Signal(int, str)               # request id, message
+    model_ready = Signal(object)  # ModelReady
+    prepared = Signal(object)  # PhotoPrepared
+    restored = Signal(object)  # PhotoRestored
+    failed = Signal(int, str)  # request id, message
     busy = Signal(bool)
 
-    def __init__(self, restorer: SharedRestorer, metric: str = "piqe") -> None:
+    def __init__(
+        self,
+        restorer: SharedRestorer,
+        session: EditingSession,
+        metric: str = "piqe",
+        preview_pixels: int = DEFAULT_PREVIEW_PIXELS,
+    ) -> None:
         super().__init__()
         self._restorer = restorer
+        self._session = session
         self._metric = metric
+        self._preview_pixels = preview_pixels
         self._scorer: QualityScorer | None = None
         self._current: PreparedPhoto | None = None
-        self._current_id = -1
         self._current_name = ""
-        self._announced = -1      # the SharedRestorer generation whose model was announced
-        self.latest_request = 0   # written by the GUI thread before each request is queued
-        self.latest_open = 0      # the newest open_photo request (written by the GUI thread)
-        self.cancel_event = threading.Event()   # set by the GUI thread when the app closes
+        self._current_shown: PhotoPrepared | None = None  # what was sent to the window about `_current`
+        self._last: LastRestoration | None = None
+        self._announced = -1  # the SharedRestorer generation whose model was announced
 
     def _model(self) -> FaceRestorer:
         from app.device import describe_device
@@ -148,8 +139,15 @@ class RestoreWorker(QObject):
         restorer = self._restorer.get()
         if self._announced != self._restorer.generation:
             self._announced = self._restorer.generation
-            self.model_ready.emit(ModelReady(restorer.model_info, describe_device(restorer.device),
-                                             restorer.has_fidelity, restorer.default_fidelity, restorer.descriptor))
+            self.model_ready.emit(
+                ModelReady(
+                    restorer.model_info,
+                    describe_device(restorer.device),
+                    restorer.has_fidelity,
+                    restorer.default_fidelity,
+                    restorer.descriptor,
+                )
+            )
         return restorer
 
     def _setup(self) -> tuple[FaceRestorer, QualityScorer]:
@@ -173,16 +171,16 @@ class RestoreWorker(QObject):
 
     def _check_wanted(self, request_id: int) -> None:
         """Between steps: stop if the app is closing or the user has opened another photo since."""
-        if self.cancel_event.is_set() or request_id < self.latest_open:
-            raise _Stopped
+        if not self._session.open_wanted(request_id):
+            raise Stopped
 
     @Slot(int, str, float, object)
     def open_photo(self, request_id: int, path: str, quality: float, fidelity: float | None = None) -> None:
-        if request_id < self.latest_open or self.cancel_event.is_set():
+        if not self._session.open_wanted(request_id):
             return  # the user has already opened another photo: a stale open is dropped
         self.busy.emit(True)
         try:
-            self._current = None
+            self._current = self._current_shown = self._last = None
             restorer, scorer = self._setup()
             self._check_wanted(request_id)
             photo = load_photo(path)
@@ -192,14 +190,27 @@ class RestoreWorker(QObject):
             prepare_seconds = time.perf_counter() - started
             self._check_wanted(request_id)
             crops = [face.aligned.image for face in prepared.faces]
-            before = mean_score(scorer, crops) if crops else scorer.score(photo.rgb8())
-            self._current, self._current_id, self._current_name = prepared, request_id, Path(path).name
-            self.prepared.emit(PhotoPrepared(request_id, Path(path), photo.rgb8(),
-                                             [face.detection.box for face in prepared.faces], before,
-                                             list(photo.notes) + list(photo.warnings), prepare_seconds))
+            scores = scorer.score_many(crops)
+            before = mean_score(scores) if crops else scorer.score(photo.rgb8())
+            preview, scale = preview_pixels(prepared, self._preview_pixels)
+            self._current, self._current_name = prepared, Path(path).name
+            boxes = [scaled_box(face.detection.box, scale) for face in prepared.faces]
+            self._current_shown = PhotoPrepared(
+                request_id,
+                Path(path),
+                to_rgb8(preview),
+                boxes,
+                before,
+                list(photo.notes) + list(photo.warnings),
+                prepare_seconds,
+                scale,
+                crops,
+                scores,
+            )
+            self.prepared.emit(self._current_shown)
             self._check_wanted(request_id)
-            self._restore(request_id, quality, fidelity)
-        except _Stopped:
+            self._restore(request_id, quality, fidelity, None)
+        except Stopped:
             pass
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user and ends the request
             name = Path(path).name
@@ -207,31 +218,107 @@ class RestoreWorker(QObject):
         finally:
             self.busy.emit(False)
 
-    @Slot(int, float, object)
-    def change_settings(self, request_id: int, quality: float, fidelity: float | None = None) -> None:
-        """New quality and/or fidelity for the open photo: Transformer + decoder only."""
-        if request_id < self.latest_request or self._current is None or self.cancel_event.is_set():
+    @Slot(int, float, object, object)
+    def change_settings(
+        self, request_id: int, quality: float, fidelity: float | None = None, include: Collection[int] | None = None
+    ) -> None:
+        """New quality, fidelity or included faces for the open photo: Transformer + decoder only."""
+        if self._current is None or not self._session.settings_wanted(request_id):
             return  # superseded by a newer request, nothing open, or the app is closing
         self.busy.emit(True)
         try:
-            self._restore(request_id, quality, fidelity)
-        except _Stopped:
+            self._restore(request_id, quality, fidelity, include)
+        except Stopped:
             pass
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user and ends the request
             self._fail(request_id, exc, f"restore '{self._current_name}'", self._current_name)
         finally:
             self.busy.emit(False)
 
-    def _restore(self, request_id: int, quality: float, fidelity: float | None) -> None:
+    @Slot(int, object, float, object, object)
+    def add_face(
+        self,
+        request_id: int,
+        box: Box,
+        quality: float,
+        fidelity: float | None = None,
+        include: Collection[int] | None = None,
+    ) -> None:
+        """A face the detector missed, inside `box` (x0, y0, x1, y1 in the preview's pixels) of the open photo:
+        found, added as the last face, announced (`prepared`) and restored with the faces in `include`."""
+        if self._current is None or self._current_shown is None or not self._session.open_wanted(request_id):
+            return  # nothing open, another photo opened since, or the app is closing
+        self.busy.emit(True)
+        try:
+            restorer, scorer = self._setup()
+            shown = self._current_shown
+            added = restorer.add_face(self._current, shown.photo_box(box))
+            self._check_wanted(request_id)
+            face = added.faces[-1]
+            scores = [*shown.face_scores, *scorer.score_many([face.aligned.image])]
+            x0, y0, x1, y1 = (value * shown.preview_scale for value in face.detection.box)
+            self._current, self._current_shown = (
+                added,
+                replace(
+                    shown,
+                    request_id=request_id,
+                    boxes=[*shown.boxes, (x0, y0, x1, y1)],
+                    face_images=[*shown.face_images, face.aligned.image],
+                    face_scores=scores,
+                    before_score=mean_score(scores),
+                ),
+            )
+            self.prepared.emit(self._current_shown)
+            if self._session.settings_wanted(request_id):  # else a newer request restores it
+                included = None if include is None else frozenset(include) | {len(added.faces) - 1}
+                self._restore(request_id, quality, fidelity, included)
+        except Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - every failure reaches the user and ends the request
+            self._fail(request_id, exc, f"add a face to '{self._current_name}'", self._current_name)
+        finally:
+            self.busy.emit(False)
+
+    def _restore(
+        self, request_id: int, quality: float, fidelity: float | None, include: Collection[int] | None
+    ) -> None:
         restorer, scorer = self._setup()
+        prepared = self._current
+        if prepared is None:
+            raise Stopped  # nothing open
         started = time.perf_counter()
-        if restorer.has_strength:   # the window's second slider is the strength for these models
-            result = restorer.restore_prepared(self._current, quality, strength=fidelity)
+        last = self._last
+        if last is not None and last.matches(restorer, prepared, quality, fidelity):
+            faces, scores = last.faces, last.scores  # only the included faces changed: paste them again
         else:
-            result = restorer.restore_prepared(self._current, quality, fidelity)
-        if self.cancel_event.is_set():
-            raise _Stopped  # the app is closing: no scoring
-        after = mean_score(scorer, result.restored_faces) if result.restored_faces else None
-        self.restored.emit(PhotoRestored(request_id, quality, result.fidelity, result.photo.rgb8(), result.photo,
-                                         after, len(result.restored_faces), time.perf_counter() - started,
-                                         result.strength))
+            self._last = None
+            setting = {"strength" if restorer.has_strength else "fidelity": fidelity}  # the second slider's meaning
+            faces = restorer.restore_faces(
+                prepared, quality, should_stop=self._session.stop_check(request_id), **setting
+            )
+            if not self._session.settings_wanted(request_id):
+                raise Stopped  # superseded or closing: no scoring
+            scores = scorer.score_many(faces.faces)
+            self._last = LastRestoration(restorer, prepared, faces, scores)
+        included = None if include is None else frozenset(include)
+        preview = compose(prepared, faces.faces, included, self._preview_pixels)
+        if not self._session.settings_wanted(request_id):
+            raise Stopped  # superseded or closing
+        pasted = [index for index in range(len(faces.faces)) if included is None or index in included]
+        after = mean_score([scores[index] for index in pasted])
+        self.restored.emit(
+            PhotoRestored(
+                request_id,
+                quality,
+                faces.fidelity,
+                to_rgb8(preview),
+                after,
+                len(pasted),
+                time.perf_counter() - started,
+                faces.strength,
+                prepared,
+                faces,
+                included,
+                scores,
+            )
+        )

@@ -6,5 +6,16 @@ from app.model.default_model import DEFAULT_WEIGHTS_FILE, load_model, untrained_
 from app.model.iqpfr import IQPFR, EncodedFaces, Restoration
 from app.model.transformer import quality_to_bin
 
-__all__ = ["DEFAULT_WEIGHTS_FILE", "IQPFR", "EncodedFaces", "IQPFRConfig", "ModelInfo", "Restoration",
-           "load_checkpoint", "load_model", "quality_to_bin", "save_checkpoint", "untrained_model"]
+__all__ = [
+    "DEFAULT_WEIGHTS_FILE",
+    "IQPFR",
+    "EncodedFaces",
+    "IQPFRConfig",
+    "ModelInfo",
+    "Restoration",
+    "load_checkpoint",
+    "load_model",
+    "quality_to_bin",
+    "save_checkpoint",
+    "untrained_model",
+]

@@ -10,8 +10,14 @@ from app.model.config import IQPFRConfig
 from app.model.layers import Downsample, ResBlock, SelfAttention2d, Upsample, group_norm
 
 
-def _add_levels(blocks: list[nn.Module], cfg: IQPFRConfig, channels: list[int], resolution: int,
-                resample: type[nn.Module], scale: float) -> int:
+def _add_levels(
+    blocks: list[nn.Module],
+    cfg: IQPFRConfig,
+    channels: list[int],
+    resolution: int,
+    resample: type[nn.Module],
+    scale: float,
+) -> int:
     """Append the per-level ResBlocks (+ attention at the configured resolutions) and resampling
     between levels; returns the final channel count. Shared by encoder (down) and decoder (up)."""
     current = channels[0]
@@ -39,8 +45,14 @@ class Encoder(nn.Module):
         channels = [cfg.base_channels * m for m in cfg.channel_multipliers]
         blocks: list[nn.Module] = [nn.Conv2d(3, channels[0], 3, padding=1)]
         current = _add_levels(blocks, cfg, channels, cfg.image_size, Downsample, 0.5)
-        blocks += [ResBlock(current, current), SelfAttention2d(current), ResBlock(current, current),
-                   group_norm(current), nn.SiLU(), nn.Conv2d(current, cfg.embed_dim, 1)]
+        blocks += [
+            ResBlock(current, current),
+            SelfAttention2d(current),
+            ResBlock(current, current),
+            group_norm(current),
+            nn.SiLU(),
+            nn.Conv2d(current, cfg.embed_dim, 1),
+        ]
         self.blocks = nn.Sequential(*blocks)
         self.image_size = cfg.image_size
 
@@ -65,14 +77,20 @@ class FidelityFusion(nn.Module):
         self.scale = nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1)
         self.shift = nn.Conv2d(decoder_channels, decoder_channels, 3, padding=1)
         for conv in (self.scale, self.shift):
+            assert conv.bias is not None  # nn.Conv2d's default bias=True
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         self.quality = nn.Embedding(quality_bins, 2 * decoder_channels) if quality_bins else None
         if self.quality is not None:
             nn.init.zeros_(self.quality.weight)
 
-    def forward(self, decoded: torch.Tensor, encoded: torch.Tensor, weight: float | torch.Tensor,
-                quality_bins: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        decoded: torch.Tensor,
+        encoded: torch.Tensor,
+        weight: float | torch.Tensor,
+        quality_bins: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         h = self.merge(torch.cat([encoded, decoded], 1))
         scale, shift = self.scale(h), self.shift(h)
         if self.quality is not None and quality_bins is not None:
@@ -89,24 +107,33 @@ class Decoder(nn.Module):
         super().__init__()
         channels = [cfg.base_channels * m for m in cfg.channel_multipliers][::-1]
         current = channels[0]
-        blocks: list[nn.Module] = [nn.Conv2d(cfg.embed_dim, current, 3, padding=1),
-                                   ResBlock(current, current), SelfAttention2d(current), ResBlock(current, current)]
+        blocks: list[nn.Module] = [
+            nn.Conv2d(cfg.embed_dim, current, 3, padding=1),
+            ResBlock(current, current),
+            SelfAttention2d(current),
+            ResBlock(current, current),
+        ]
         current = _add_levels(blocks, cfg, channels, cfg.token_grid, Upsample, 2.0)
         self.head_start = len(blocks)
         blocks += [group_norm(current), nn.SiLU(), nn.Conv2d(current, 3, 3, padding=1)]
         self.blocks = nn.Sequential(*blocks)
         bins = cfg.quality_bins if cfg.quality_fusion else 0
-        self.fusion = nn.ModuleDict({str(r): FidelityFusion(cfg.level_channels(r), cfg.level_channels(r), bins)
-                                     for r in cfg.fidelity_scales})
+        self.fusion = nn.ModuleDict(
+            {str(r): FidelityFusion(cfg.level_channels(r), cfg.level_channels(r), bins) for r in cfg.fidelity_scales}
+        )
 
-    def forward(self, z: torch.Tensor, skips: dict[int, torch.Tensor] | None = None,
-                fidelity: float | torch.Tensor = 0.0, quality_bins: torch.Tensor | None = None) -> torch.Tensor:
-        use_fusion = skips is not None and len(self.fusion) > 0 and (
-            torch.is_tensor(fidelity) or fidelity > 0)
+    def forward(
+        self,
+        z: torch.Tensor,
+        skips: dict[int, torch.Tensor] | None = None,
+        fidelity: float | torch.Tensor = 0.0,
+        quality_bins: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        fused_skips = skips if len(self.fusion) > 0 and (torch.is_tensor(fidelity) or fidelity > 0) else None
         for index, block in enumerate(self.blocks):
-            if use_fusion and (isinstance(block, Upsample) or index == self.head_start):
+            if fused_skips is not None and (isinstance(block, Upsample) or index == self.head_start):
                 key = str(z.shape[-1])
                 if key in self.fusion:
-                    z = self.fusion[key](z, skips[z.shape[-1]], fidelity, quality_bins)
+                    z = self.fusion[key](z, fused_skips[z.shape[-1]], fidelity, quality_bins)
             z = block(z)
         return z

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +17,14 @@ FORMAT_NAME = "iqpfr-studio-weights"
 FORMAT_VERSION = 2
 # Format 1 files predate these settings; they were built with a VQ codebook and no fidelity path.
 FORMAT_1_DEFAULTS = {"quantizer": "vq", "fidelity_scales": ()}
-DEFAULT_FIDELITY = 0.5          # used when a weights file does not say which fidelity it was measured best at
+DEFAULT_FIDELITY = 0.5  # used when a weights file does not say which fidelity it was measured best at
 
 
 @dataclass
 class ModelInfo:
     """What the app knows about the model it runs (shown to the user)."""
 
-    source: str                 # file path, or a description such as "untrained (seed 0)"
+    source: str  # file path, or a description such as "untrained (seed 0)"
     trained: bool
     metadata: dict = field(default_factory=dict)
 
@@ -65,22 +64,39 @@ def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metada
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[IQPFR, ModelInfo]:
+def read_weights(path: str | os.PathLike) -> dict:
+    """The contents of a weights file (.pt/.pth/.ckpt, or .safetensors) as saved: tensors and plain values only,
+    nothing in the file is executed. Every way it can fail is a CheckpointError."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"Weights file '{path}' does not exist.")
+        raise CheckpointError(f"Model file '{path}' does not exist.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(f"'{path.name}' is truncated or not a weights file ({_short(exc)}).") from exc
-    except Exception as exc:  # unpickling refusals arrive as several exception types
-        raise CheckpointError(f"'{path.name}' could not be read as IQPFR weights ({_short(exc)}).") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            contents = load_file(str(path))
+        else:
+            contents = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncation, foreign formats and unpickling refusals arrive as many types
+        raise CheckpointError(f"'{path.name}' is truncated or not a model file ({short_reason(exc)}).") from exc
+    if not isinstance(contents, dict):
+        raise CheckpointError(f"'{path.name}' holds no model weights.")
+    return contents
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu", payload: dict | None = None
+) -> tuple[IQPFR, ModelInfo]:
+    """IQPFR weights from `path` (`payload`: `read_weights(path)`, when already read)."""
+    path = Path(path)
+    payload = read_weights(path) if payload is None else payload
+    if payload.get("format") != FORMAT_NAME:
         raise CheckpointError(f"'{path.name}' is not an IQPFR Studio weights file.")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"'{path.name}' uses weights format {version}; this app reads up to "
-                              f"{FORMAT_VERSION}. Update IQPFR Studio.")
+        raise CheckpointError(
+            f"'{path.name}' uses weights format {version}; this app reads up to {FORMAT_VERSION}. Update IQPFR Studio."
+        )
     try:
         config = dict(payload["config"])
         if version == 1:
@@ -89,11 +105,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         model = IQPFR(cfg)
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({_short(exc)}).") from exc
+        raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({short_reason(exc)}).") from exc
     model.to(device).eval()
     return model, ModelInfo(str(path), bool(payload.get("trained", False)), dict(payload.get("metadata", {})))
 
 
-def _short(exc: Exception, limit: int = 160) -> str:
+def short_reason(exc: Exception, limit: int = 160) -> str:
+    """The first line of an exception's message (or its type), for a one-line error message."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:limit]

@@ -17,9 +17,9 @@ from torch.nn import functional as F
 
 @dataclass
 class Quantized:
-    features: torch.Tensor   # (B, C, H, W), straight-through in training
-    indices: torch.Tensor    # (B, H*W) long
-    loss: torch.Tensor       # (B,) per-sample codebook + commitment loss (zero for FSQ)
+    features: torch.Tensor  # (B, C, H, W), straight-through in training
+    indices: torch.Tensor  # (B, H*W) long
+    loss: torch.Tensor  # (B,) per-sample codebook + commitment loss (zero for FSQ)
 
 
 def codebook_usage(indices: torch.Tensor, num_codes: int) -> dict[str, float]:
@@ -56,8 +56,11 @@ class VectorQuantizer(nn.Module):
     def nearest_indices(self, z: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, H*W) indices of the closest codebook entries."""
         flat = z.permute(0, 2, 3, 1).reshape(-1, self.dim)
-        distances = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embedding.weight.t()
-                     + self.embedding.weight.pow(2).sum(1)[None, :])
+        distances = (
+            flat.pow(2).sum(1, keepdim=True)
+            - 2 * flat @ self.embedding.weight.t()
+            + self.embedding.weight.pow(2).sum(1)[None, :]
+        )
         return distances.argmin(1).reshape(z.shape[0], -1)
 
     def lookup(self, indices: torch.Tensor, grid: int) -> torch.Tensor:
@@ -68,8 +71,9 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> Quantized:
         indices = self.nearest_indices(z)
         z_q = self.lookup(indices, z.shape[-1])
-        per_sample = (F.mse_loss(z_q, z.detach(), reduction="none").mean((1, 2, 3))
-                      + self.beta * F.mse_loss(z_q.detach(), z, reduction="none").mean((1, 2, 3)))
+        per_sample = F.mse_loss(z_q, z.detach(), reduction="none").mean((1, 2, 3)) + self.beta * F.mse_loss(
+            z_q.detach(), z, reduction="none"
+        ).mean((1, 2, 3))
         return Quantized(z + (z_q - z).detach(), indices, per_sample)
 
 
@@ -83,6 +87,9 @@ class ScalarQuantizer(nn.Module):
     level separately (`logit_count` = sum(levels)); the index is their mixed-radix number.
     """
 
+    _levels: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    _basis: torch.Tensor
+
     def __init__(self, dim: int, levels: tuple[int, ...]) -> None:
         super().__init__()
         self.dim = dim
@@ -91,7 +98,7 @@ class ScalarQuantizer(nn.Module):
         self.project_in = nn.Conv2d(dim, len(self.levels), 1)
         self.project_out = nn.Conv2d(len(self.levels), dim, 1)
         levels_t = torch.tensor(self.levels, dtype=torch.float32)
-        basis = torch.cumprod(torch.tensor((1,) + self.levels[:-1]), 0)
+        basis = torch.cumprod(torch.tensor((1, *self.levels[:-1])), 0)
         self.register_buffer("_levels", levels_t, persistent=False)
         self.register_buffer("_basis", basis, persistent=False)
 
@@ -124,7 +131,7 @@ class ScalarQuantizer(nn.Module):
         return (flat * self._basis).sum(-1)
 
     def _project_in(self, z: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(z.device.type, enabled=False):   # rounding needs full precision
+        with torch.autocast(z.device.type, enabled=False):  # rounding needs full precision
             return self.project_in(z.float())
 
     def nearest_indices(self, z: torch.Tensor) -> torch.Tensor:
@@ -150,8 +157,9 @@ class ScalarQuantizer(nn.Module):
         """Mean cross-entropy over the dimensions' levels."""
         digits = self.indices_to_digits(indices)
         parts = self._split_logits(logits)
-        return sum(F.cross_entropy(part.flatten(0, 1), digits[..., d].flatten())
-                   for d, part in enumerate(parts)) / len(parts)
+        return torch.stack(
+            [F.cross_entropy(part.flatten(0, 1), digits[..., d].flatten()) for d, part in enumerate(parts)]
+        ).mean()
 
     def forward(self, z: torch.Tensor) -> Quantized:
         digits = self._digits(self._project_in(z))
@@ -159,5 +167,8 @@ class ScalarQuantizer(nn.Module):
         return Quantized(features, self._digits_to_indices(digits.detach()), z.new_zeros(z.shape[0]))
 
 
-def make_codebook(kind: str, dim: int, num_codes: int, levels: tuple[int, ...], beta: float) -> nn.Module:
+Codebook = VectorQuantizer | ScalarQuantizer
+
+
+def make_codebook(kind: str, dim: int, num_codes: int, levels: tuple[int, ...], beta: float) -> Codebook:
     return ScalarQuantizer(dim, levels) if kind == "fsq" else VectorQuantizer(num_codes, dim, beta)

@@ -34,8 +34,7 @@ def _swap_low_frequencies(output: torch.Tensor, source: torch.Tensor, sigma: flo
     return output - gaussian_blur(output, sigma) + gaussian_blur(source, sigma)
 
 
-def keep_input_tone(output: torch.Tensor, source: torch.Tensor, luma_sigma: float,
-                    chroma_sigma: float) -> torch.Tensor:
+def keep_input_tone(output: torch.Tensor, source: torch.Tensor, luma_sigma: float, chroma_sigma: float) -> torch.Tensor:
     """Images in [-1, 1], (B, 3, H, W): `output`'s luminance detail over the low-frequency luminance
     (below `luma_sigma`) of `source`, with `source`'s chroma smoothed by `chroma_sigma`."""
     matrix = _TO_YCBCR.to(output.device, output.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 QUANTIZERS = ("fsq", "vq")
 
@@ -33,11 +34,11 @@ class IQPFRConfig:
     embed_dim: int = 128
     quantizer: str = "fsq"
     fsq_levels: tuple[int, ...] = (8, 5, 5, 5)
-    common_codebook_size: int = 512   # "vq" only; FSQ's size is prod(fsq_levels)
-    hq_codebook_size: int = 512       # "vq" only
+    common_codebook_size: int = 512  # "vq" only; FSQ's size is prod(fsq_levels)
+    hq_codebook_size: int = 512  # "vq" only
     commitment_beta: float = 0.25
-    hq_weight: float = 0.8            # λ in decoder input common + λ·HQ+
-    hq_score_threshold: float = 0.7   # Stage I: HQ+ branch only for faces scoring above τ
+    hq_weight: float = 0.8  # λ in decoder input common + λ·HQ+
+    hq_score_threshold: float = 0.7  # Stage I: HQ+ branch only for faces scoring above τ
     quality_bins: int = 10
     transformer_layers: int = 4
     transformer_dim: int = 256
@@ -45,7 +46,7 @@ class IQPFRConfig:
     transformer_mlp_ratio: int = 2
     dropout: float = 0.0
     fidelity_scales: tuple[int, ...] = (32, 64, 128)
-    quality_fusion: bool = False      # the quality bin also modulates the fidelity fusion (per channel)
+    quality_fusion: bool = False  # the quality bin also modulates the fidelity fusion (per channel)
 
     def __post_init__(self) -> None:
         downsample = 2 ** (len(self.channel_multipliers) - 1)
@@ -54,7 +55,7 @@ class IQPFRConfig:
         if self.transformer_dim % self.transformer_heads:
             raise ValueError("transformer_dim must be divisible by transformer_heads")
         for mult in self.channel_multipliers:
-            if (self.base_channels * mult) % 32 and (self.base_channels * mult) % 8:
+            if (self.base_channels * mult) % 8:  # layers.group_norm uses 32 groups, else 8
                 raise ValueError("channel counts must be divisible by 8 for GroupNorm")
         if self.quantizer not in QUANTIZERS:
             raise ValueError(f"quantizer must be one of {QUANTIZERS}, not {self.quantizer!r}")
@@ -69,12 +70,12 @@ class IQPFRConfig:
 
     @property
     def num_tokens(self) -> int:
-        return self.token_grid ** 2
+        return self.token_grid**2
 
     @property
     def skip_resolutions(self) -> tuple[int, ...]:
         """Resolutions of the encoder levels above the token grid (where fusion can happen)."""
-        return tuple(self.image_size // 2 ** i for i in range(len(self.channel_multipliers) - 1))
+        return tuple(self.image_size // 2**i for i in range(len(self.channel_multipliers) - 1))
 
     def level_channels(self, resolution: int) -> int:
         level = (self.image_size // resolution).bit_length() - 1
@@ -84,10 +85,10 @@ class IQPFRConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "IQPFRConfig":
+    def from_dict(cls, values: dict) -> IQPFRConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        cleaned: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**cleaned)

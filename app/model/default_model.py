@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from app.model.checkpoint import ModelInfo, load_checkpoint
+from app.model.checkpoint import ModelInfo, load_checkpoint, read_weights
 from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
 from app.paths import find_model_file
@@ -27,6 +27,16 @@ def untrained_model(cfg: IQPFRConfig | None = None, seed: int = UNTRAINED_SEED) 
     return model, ModelInfo(f"random weights, seed {seed}", trained=False)
 
 
+def default_face_size() -> int:
+    """The face size of the model the app runs when none is named: the default weights file's (read, not built),
+    else the untrained model's."""
+    found = find_model_file(DEFAULT_WEIGHTS_FILE)
+    config = read_weights(found).get("config") if found is not None else None
+    if isinstance(config, dict) and "image_size" in config:
+        return int(config["image_size"])
+    return IQPFRConfig().image_size
+
+
 def load_model(weights: str | None = None, device: str | torch.device = "cpu") -> tuple[IQPFR, ModelInfo]:
     """Load `weights` (a path), else the default weights file, else an untrained model (with a warning)."""
     if weights:
@@ -34,7 +44,9 @@ def load_model(weights: str | None = None, device: str | torch.device = "cpu") -
     found = find_model_file(DEFAULT_WEIGHTS_FILE)
     if found is not None:
         return load_checkpoint(found, device)
-    log.warning("No trained IQPFR weights (%s) found: using an UNTRAINED model. "
-                "Its output is not a restoration.", DEFAULT_WEIGHTS_FILE)
+    log.warning(
+        "No trained IQPFR weights (%s) found: using an UNTRAINED model. Its output is not a restoration.",
+        DEFAULT_WEIGHTS_FILE,
+    )
     model, info = untrained_model()
     return model.to(device), info

@@ -19,25 +19,19 @@ from app.model.transformer import CodePrediction, QualityConditionedCodePredicto
 class EncodedFaces:
     """What the encoder gives for a batch of aligned faces; cached so slider moves skip the encoder."""
 
-    features: torch.Tensor               # (B, embed_dim, grid, grid) tokens
-    skips: dict[int, torch.Tensor]       # {resolution: (B, C, r, r)} level features for the fidelity path
-    images: torch.Tensor | None = None   # the inputs, (B, 3, S, S) in [-1, 1], for keeping their colour
+    features: torch.Tensor  # (B, embed_dim, grid, grid) tokens
+    skips: dict[int, torch.Tensor]  # {resolution: (B, C, r, r)} level features for the fidelity path
+    images: torch.Tensor | None = None  # the inputs, (B, 3, S, S) in [-1, 1], for keeping their colour
 
     def __len__(self) -> int:
         return self.features.shape[0]
 
-    def select(self, index: int | slice) -> "EncodedFaces":
-        if isinstance(index, int):
-            index = slice(index, index + 1)
-        images = self.images[index] if self.images is not None else None
-        return EncodedFaces(self.features[index], {r: s[index] for r, s in self.skips.items()}, images)
-
 
 @dataclass
 class Restoration:
-    image: torch.Tensor            # (B, 3, S, S) in [-1, 1]
-    common_indices: torch.Tensor   # (B, N)
-    hq_indices: torch.Tensor       # (B, N)
+    image: torch.Tensor  # (B, 3, S, S) in [-1, 1]
+    common_indices: torch.Tensor  # (B, N)
+    hq_indices: torch.Tensor  # (B, N)
 
 
 class IQPFR(nn.Module):
@@ -45,12 +39,15 @@ class IQPFR(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or IQPFRConfig()
         self.encoder = Encoder(cfg)
-        self.common_codebook = make_codebook(cfg.quantizer, cfg.embed_dim, cfg.common_codebook_size,
-                                             cfg.fsq_levels, cfg.commitment_beta)
-        self.hq_codebook = make_codebook(cfg.quantizer, cfg.embed_dim, cfg.hq_codebook_size,
-                                         cfg.fsq_levels, cfg.commitment_beta)
-        self.code_predictor = QualityConditionedCodePredictor(cfg, self.common_codebook.logit_count,
-                                                              self.hq_codebook.logit_count)
+        self.common_codebook = make_codebook(
+            cfg.quantizer, cfg.embed_dim, cfg.common_codebook_size, cfg.fsq_levels, cfg.commitment_beta
+        )
+        self.hq_codebook = make_codebook(
+            cfg.quantizer, cfg.embed_dim, cfg.hq_codebook_size, cfg.fsq_levels, cfg.commitment_beta
+        )
+        self.code_predictor = QualityConditionedCodePredictor(
+            cfg, self.common_codebook.logit_count, self.hq_codebook.logit_count
+        )
         self.decoder = Decoder(cfg)
 
     @property
@@ -68,18 +65,29 @@ class IQPFR(nn.Module):
 
     def predict_codes(self, features: torch.Tensor, quality: torch.Tensor | float) -> CodePrediction:
         common, hq, conditioned = self.code_predictor(features, quality)
-        return CodePrediction(common, hq, conditioned, self.common_codebook.logits_to_indices(common),
-                              self.hq_codebook.logits_to_indices(hq))
+        return CodePrediction(
+            common,
+            hq,
+            conditioned,
+            self.common_codebook.logits_to_indices(common),
+            self.hq_codebook.logits_to_indices(hq),
+        )
 
-    def fuse_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor,
-                   hq_weight: float | None = None) -> torch.Tensor:
+    def fuse_codes(
+        self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
+    ) -> torch.Tensor:
         """Decoder input = e_common[i_c] + λ·e_HQ+[i_h]."""
         weight = self.cfg.hq_weight if hq_weight is None else hq_weight
         grid = self.cfg.token_grid
         return self.common_codebook.lookup(common_indices, grid) + weight * self.hq_codebook.lookup(hq_indices, grid)
 
-    def decode(self, codes: torch.Tensor, encoded: EncodedFaces | None = None,
-               fidelity: float | torch.Tensor = 0.0, quality: torch.Tensor | float | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        codes: torch.Tensor,
+        encoded: EncodedFaces | None = None,
+        fidelity: float | torch.Tensor = 0.0,
+        quality: torch.Tensor | float | None = None,
+    ) -> torch.Tensor:
         """Decoder over fused code features; with `encoded` and fidelity w > 0 the encoder's level
         features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained), modulated
         by the quality bin when the model has `quality_fusion`."""
@@ -89,13 +97,20 @@ class IQPFR(nn.Module):
             bins = bins.expand(codes.shape[0]) if bins.ndim == 0 else bins
         return self.decoder(codes, encoded.skips if encoded is not None else None, fidelity, bins)
 
-    def decode_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor,
-                     hq_weight: float | None = None) -> torch.Tensor:
+    def decode_codes(
+        self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
+    ) -> torch.Tensor:
         return self.decode(self.fuse_codes(common_indices, hq_indices, hq_weight))
 
     @torch.no_grad()
-    def restore_from_features(self, encoded: EncodedFaces, quality: float, fidelity: float = 0.0,
-                              hq_weight: float | None = None, keep_colour: bool = True) -> Restoration:
+    def restore_from_features(
+        self,
+        encoded: EncodedFaces,
+        quality: float,
+        fidelity: float = 0.0,
+        hq_weight: float | None = None,
+        keep_colour: bool = True,
+    ) -> Restoration:
         """Restore cached encoder output. `keep_colour`: the output's broad tone and colour are taken
         from the input (`app.model.colour`), so restoration adds detail but cannot relight or recolour
         a face, nor colourise a grey one."""
@@ -108,8 +123,14 @@ class IQPFR(nn.Module):
         return Restoration(image, common, hq)
 
     @torch.no_grad()
-    def restore(self, images: torch.Tensor, quality: float, fidelity: float = 0.0,
-                hq_weight: float | None = None, keep_colour: bool = True) -> Restoration:
+    def restore(
+        self,
+        images: torch.Tensor,
+        quality: float,
+        fidelity: float = 0.0,
+        hq_weight: float | None = None,
+        keep_colour: bool = True,
+    ) -> Restoration:
         return self.restore_from_features(self.encode(images), quality, fidelity, hq_weight, keep_colour)
 
 

@@ -42,9 +42,9 @@ class TransformerLayer(nn.Module):
 @dataclass
 class CodePrediction:
     common_logits: torch.Tensor  # (B, N, logits of the common codebook's head)
-    hq_logits: torch.Tensor      # (B, N, logits of the HQ+ codebook's head)
+    hq_logits: torch.Tensor  # (B, N, logits of the HQ+ codebook's head)
     conditioned_features: torch.Tensor  # encoder features + quality embedding (B, C, H, W)
-    common_indices: torch.Tensor        # (B, N) predicted entries
+    common_indices: torch.Tensor  # (B, N) predicted entries
     hq_indices: torch.Tensor
 
 
@@ -63,9 +63,11 @@ class QualityConditionedCodePredictor(nn.Module):
         mlp_dim = cfg.transformer_dim * cfg.transformer_mlp_ratio
         self.layers = nn.ModuleList(
             TransformerLayer(cfg.transformer_dim, cfg.transformer_heads, mlp_dim, cfg.dropout)
-            for _ in range(cfg.transformer_layers))
-        self.head = nn.Sequential(nn.LayerNorm(cfg.transformer_dim),
-                                  nn.Linear(cfg.transformer_dim, common_logits + hq_logits, bias=False))
+            for _ in range(cfg.transformer_layers)
+        )
+        self.head = nn.Sequential(
+            nn.LayerNorm(cfg.transformer_dim), nn.Linear(cfg.transformer_dim, common_logits + hq_logits, bias=False)
+        )
 
     def condition(self, features: torch.Tensor, quality: torch.Tensor | float) -> torch.Tensor:
         """Add the learned quality-bin embedding to the encoder feature map."""
@@ -75,8 +77,9 @@ class QualityConditionedCodePredictor(nn.Module):
         embedding = self.quality_embedding(bins).reshape(features.shape)
         return features + embedding
 
-    def forward(self, features: torch.Tensor,
-                quality: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, quality: torch.Tensor | float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """→ (common logits, HQ+ logits, conditioned features)."""
         conditioned = self.condition(features, quality)
         tokens = self.feature_projection(conditioned.flatten(2).transpose(1, 2))

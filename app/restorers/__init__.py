@@ -9,5 +9,13 @@ from app.restorers.descriptor import DEFAULT_STRENGTH, RestorerDescriptor, Slide
 from app.restorers.iqpfr_network import IQPFRNetwork
 from app.restorers.network import FaceNetwork, NetworkOutput
 
-__all__ = ["DEFAULT_STRENGTH", "FaceNetwork", "IQPFRNetwork", "NetworkOutput", "RestorerDescriptor", "Slider",
-           "load_network", "load_network_file"]
+__all__ = [
+    "DEFAULT_STRENGTH",
+    "FaceNetwork",
+    "IQPFRNetwork",
+    "NetworkOutput",
+    "RestorerDescriptor",
+    "Slider",
+    "load_network",
+    "load_network_file",
+]

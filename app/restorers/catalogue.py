@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class CatalogueEntry:
-    name: str               # what users type: `--model gfpgan-1.4`
-    file_name: str          # the official file name, also its name in the models folder
-    architecture: str       # spandrel's architecture id
-    size: int               # bytes
+    name: str  # what users type: `--model gfpgan-1.4`
+    file_name: str  # the official file name, also its name in the models folder
+    architecture: str  # spandrel's architecture id
+    size: int  # bytes
     sha256_prefix: str
     url: str
     licence: str
@@ -28,19 +28,50 @@ class CatalogueEntry:
 _GFPGAN_LICENCE = "Apache-2.0 code; third-party parts (StyleGAN2, DFDNet) are non-commercial"
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
-    CatalogueEntry("gfpgan-1.4", "GFPGANv1.4.pth", "GFPGAN", 348_632_874, "e2cd4703",
-                   "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth",
-                   _GFPGAN_LICENCE, False, "GFPGAN v1.4 face restorer, 512 px (slider: strength)"),
-    CatalogueEntry("gfpgan-1.3", "GFPGANv1.3.pth", "GFPGAN", 348_632_874, "c953a88f",
-                   "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.3.pth",
-                   _GFPGAN_LICENCE, False, "GFPGAN v1.3 face restorer, 512 px (slider: strength)"),
-    CatalogueEntry("restoreformer", "RestoreFormer.pth", "RestoreFormer", 290_785_322, "07404d44",
-                   "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.4/RestoreFormer.pth",
-                   "Apache-2.0", True, "RestoreFormer face restorer, 512 px (slider: strength)"),
-    CatalogueEntry("codeformer", "codeformer.pth", "CodeFormer", 376_637_898, "1009e537",
-                   "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
-                   "NTU S-Lab License 1.0: non-commercial use only", False,
-                   "CodeFormer face restorer, 512 px (slider: fidelity weight w)"),
+    CatalogueEntry(
+        "gfpgan-1.4",
+        "GFPGANv1.4.pth",
+        "GFPGAN",
+        348_632_874,
+        "e2cd4703",
+        "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth",
+        _GFPGAN_LICENCE,
+        False,
+        "GFPGAN v1.4 face restorer, 512 px (slider: strength)",
+    ),
+    CatalogueEntry(
+        "gfpgan-1.3",
+        "GFPGANv1.3.pth",
+        "GFPGAN",
+        348_632_874,
+        "c953a88f",
+        "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.3.pth",
+        _GFPGAN_LICENCE,
+        False,
+        "GFPGAN v1.3 face restorer, 512 px (slider: strength)",
+    ),
+    CatalogueEntry(
+        "restoreformer",
+        "RestoreFormer.pth",
+        "RestoreFormer",
+        290_785_322,
+        "07404d44",
+        "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.4/RestoreFormer.pth",
+        "Apache-2.0",
+        True,
+        "RestoreFormer face restorer, 512 px (slider: strength)",
+    ),
+    CatalogueEntry(
+        "codeformer",
+        "codeformer.pth",
+        "CodeFormer",
+        376_637_898,
+        "1009e537",
+        "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
+        "NTU S-Lab License 1.0: non-commercial use only",
+        False,
+        "CodeFormer face restorer, 512 px (slider: fidelity weight w)",
+    ),
 )
 
 

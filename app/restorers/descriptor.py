@@ -7,53 +7,41 @@ whether it takes a quality score (and how many bins), and what its slider means:
 * CodeFormer: its **fidelity** weight w (0 = more restoration, 1 = closer to the original);
 * GFPGAN / RestoreFormer: a **strength**, the blend of the restored face with the original face.
 
-It also converts aligned face images to the restorer's tensors and back (the one place that does so
-for inference).
+It also converts aligned face images to the restorer's tensors and back (with `app.image_tensors`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import torch
 
+from app.image_tensors import RESTORER_RANGE, images_to_tensor, tensor_to_images
+
 DEFAULT_STRENGTH = 1.0
 
 
-class Slider(str, Enum):
+class Slider(StrEnum):
     """The setting a restorer's main slider controls."""
 
     QUALITY = "quality"
     FIDELITY = "fidelity"
     STRENGTH = "strength"
 
-    @property
-    def label(self) -> str:
-        return {"quality": "Quality score", "fidelity": "Fidelity (w)", "strength": "Strength"}[self.value]
-
-    @property
-    def help(self) -> str:
-        return {
-            "quality": "the target quality score 0..1 that conditions the restoration",
-            "fidelity": "the fidelity weight w: 0 = more restoration, 1 = closer to the original",
-            "strength": "how much of the restored face replaces the original: 0 = the original, "
-                        "1 = fully restored",
-        }[self.value]
-
 
 @dataclass(frozen=True)
 class RestorerDescriptor:
     """Facts about one restorer that the pipeline, CLI and GUI act on."""
 
-    architecture: str                       # "IQPFR", "GFPGAN", "RestoreFormer", "CodeFormer"
-    face_size: int                          # aligned face side in pixels (FFHQ template scaled to it)
-    slider: Slider                          # what the main slider sets
-    input_range: tuple[float, float] = (-1.0, 1.0)   # tensor values for black and white
-    quality_bins: int | None = None         # bins of the quality score it is conditioned on; None: no score
-    has_fidelity: bool = False              # takes a fidelity weight w in 0..1
-    has_strength: bool = False              # output is blended with the input face by a strength in 0..1
+    architecture: str  # "IQPFR", "GFPGAN", "RestoreFormer", "CodeFormer"
+    face_size: int  # aligned face side in pixels (FFHQ template scaled to it)
+    slider: Slider  # what the main slider sets
+    input_range: tuple[float, float] = RESTORER_RANGE  # tensor values for black and white
+    quality_bins: int | None = None  # bins of the quality score it is conditioned on; None: no score
+    has_fidelity: bool = False  # takes a fidelity weight w in 0..1
+    has_strength: bool = False  # output is blended with the input face by a strength in 0..1
 
     @property
     def has_quality_score(self) -> bool:
@@ -64,18 +52,3 @@ class RestorerDescriptor:
 
     def to_images(self, images: torch.Tensor) -> list[np.ndarray]:
         return tensor_to_images(images, self.input_range)
-
-
-def images_to_tensor(faces: list[np.ndarray], device: torch.device | str,
-                     value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
-    """uint8 RGB (S, S, 3) faces → float (N, 3, S, S) tensor with black..white at `value_range`."""
-    low, high = value_range
-    batch = torch.from_numpy(np.stack(faces)).permute(0, 3, 1, 2).float()
-    return (batch / (255.0 / (high - low)) + low).to(device)
-
-
-def tensor_to_images(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> list[np.ndarray]:
-    """(N, 3, S, S) tensor in `value_range` → uint8 RGB faces (values outside the range are clipped)."""
-    low, high = value_range
-    scaled = (images.detach().float().clamp(low, high) - low) * (255.0 / (high - low))
-    return list(scaled.round().byte().permute(0, 2, 3, 1).cpu().numpy())

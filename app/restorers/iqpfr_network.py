@@ -11,11 +11,19 @@ from app.restorers.network import FaceNetwork, NetworkOutput
 
 
 def iqpfr_descriptor(model: IQPFR) -> RestorerDescriptor:
-    return RestorerDescriptor("IQPFR", model.cfg.image_size, Slider.QUALITY, (-1.0, 1.0),
-                              quality_bins=model.cfg.quality_bins, has_fidelity=model.has_fidelity)
+    return RestorerDescriptor(
+        "IQPFR",
+        model.cfg.image_size,
+        Slider.QUALITY,
+        (-1.0, 1.0),
+        quality_bins=model.cfg.quality_bins,
+        has_fidelity=model.has_fidelity,
+    )
 
 
 class IQPFRNetwork(FaceNetwork):
+    module: IQPFR
+
     def __init__(self, model: IQPFR, info: ModelInfo) -> None:
         self.module = model
         self.info = info
@@ -31,8 +39,9 @@ class IQPFRNetwork(FaceNetwork):
         with torch.no_grad():
             return self.module.encode(faces)
 
-    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float,
-                hq_weight: float | None = None) -> NetworkOutput:
+    def restore(
+        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
+    ) -> NetworkOutput:
         assert isinstance(encoded, EncodedFaces)
         result = self.module.restore_from_features(encoded, quality, fidelity=fidelity, hq_weight=hq_weight)
         return NetworkOutput(result.image, result.common_indices, result.hq_indices)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Self
 
 import torch
 
@@ -18,7 +19,7 @@ from app.restorers.descriptor import RestorerDescriptor
 
 @dataclass
 class NetworkOutput:
-    image: torch.Tensor                         # (N, 3, S, S) in the descriptor's input range
+    image: torch.Tensor  # (N, 3, S, S) in the descriptor's input range
     common_indices: torch.Tensor | None = None  # IQPFR's predicted codes (for inspection), else None
     hq_indices: torch.Tensor | None = None
 
@@ -30,7 +31,7 @@ class FaceNetwork(ABC):
     info: ModelInfo
     module: torch.nn.Module
 
-    def to(self, device: torch.device) -> "FaceNetwork":
+    def to(self, device: torch.device) -> Self:
         self.module = self.module.to(device).eval()
         return self
 
@@ -44,6 +45,7 @@ class FaceNetwork(ABC):
         """Work done once per photo (whatever does not depend on the sliders); the result is cached."""
 
     @abstractmethod
-    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float,
-                hq_weight: float | None = None) -> NetworkOutput:
+    def restore(
+        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
+    ) -> NetworkOutput:
         """Restored faces for one setting, from `encode`'s result and the input `faces` tensor."""

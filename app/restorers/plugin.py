@@ -20,18 +20,19 @@ import torch
 
 from app.errors import CheckpointError
 from app.model import ModelInfo
+from app.model.checkpoint import read_weights, short_reason
 from app.restorers.descriptor import RestorerDescriptor, Slider
 from app.restorers.network import FaceNetwork, NetworkOutput
 
 FACE_SIZE = 512
 SUPPORTED_NAMES = "GFPGAN v1.x (clean), RestoreFormer and CodeFormer"
-CODEFORMER_DEFAULT_W = 0.5          # the CodeFormer authors' default
+CODEFORMER_DEFAULT_W = 0.5  # the CodeFormer authors' default
 
 
 @dataclass(frozen=True)
 class _Architecture:
     descriptor: RestorerDescriptor
-    run: Callable[[torch.nn.Module, torch.Tensor, float], torch.Tensor]   # (module, faces in [-1, 1], w)
+    run: Callable[[torch.nn.Module, torch.Tensor, float], torch.Tensor]  # (module, faces in [-1, 1], w)
     depends_on_fidelity: bool
 
 
@@ -39,13 +40,19 @@ ARCHITECTURES: dict[str, _Architecture] = {
     # randomize_noise=False: StyleGAN's stored noise, so the same photo always gives the same result
     "GFPGAN": _Architecture(
         RestorerDescriptor("GFPGAN", FACE_SIZE, Slider.STRENGTH, has_strength=True),
-        lambda module, x, w: module(x, return_rgb=False, randomize_noise=False)[0], False),
+        lambda module, x, w: module(x, return_rgb=False, randomize_noise=False)[0],
+        False,
+    ),
     "RestoreFormer": _Architecture(
         RestorerDescriptor("RestoreFormer", FACE_SIZE, Slider.STRENGTH, has_strength=True),
-        lambda module, x, w: module(x)[0], False),
+        lambda module, x, w: module(x)[0],
+        False,
+    ),
     "CodeFormer": _Architecture(
         RestorerDescriptor("CodeFormer", FACE_SIZE, Slider.FIDELITY, has_fidelity=True),
-        lambda module, x, w: module(x, weight=w)[0], True),
+        lambda module, x, w: module(x, weight=w)[0],
+        True,
+    ),
 }
 
 
@@ -63,27 +70,8 @@ def _registry():
     import spandrel
     import spandrel_extra_arches
 
-    spandrel_extra_arches.install(ignore_duplicates=True)   # adds CodeFormer once; later calls change nothing
+    spandrel_extra_arches.install(ignore_duplicates=True)  # adds CodeFormer once; later calls change nothing
     return spandrel.MAIN_REGISTRY
-
-
-def read_weights(path: str | os.PathLike) -> dict:
-    """The contents of a .pth/.pt/.ckpt or .safetensors file as saved (tensors only; nothing is executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Model file '{path}' does not exist.")
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            contents = load_file(str(path))
-        else:
-            contents = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncation, foreign formats and unpickling refusals arrive as many types
-        raise CheckpointError(f"'{path.name}' is truncated or not a model file ({_short(exc)}).") from exc
-    if not isinstance(contents, dict):
-        raise CheckpointError(f"'{path.name}' holds no model weights.")
-    return contents
 
 
 def detect_architecture(state: dict, file_name: str) -> str:
@@ -92,17 +80,20 @@ def detect_architecture(state: dict, file_name: str) -> str:
     for support in _registry().architectures("detection"):
         try:
             found = support.detect(state)
-        except Exception:  # a detector meeting an odd state dict must not hide the others
+        except Exception:  # noqa: BLE001 - a detector meeting an odd state dict must not hide the others
             found = False
         if found:
             arch_id = str(support.architecture.id)
             if arch_id not in ARCHITECTURES:
                 raise CheckpointError(
                     f"'{file_name}' is recognised as {support.architecture.name}, which is not a face restorer "
-                    f"IQPFR Studio can use. It runs {SUPPORTED_NAMES} files.")
+                    f"IQPFR Studio can use. It runs {SUPPORTED_NAMES} files."
+                )
             return arch_id
-    raise CheckpointError(f"'{file_name}' is not a model file IQPFR Studio recognises (no known architecture "
-                          f"in it). It runs {SUPPORTED_NAMES} files.")
+    raise CheckpointError(
+        f"'{file_name}' is not a model file IQPFR Studio recognises (no known architecture "
+        f"in it). It runs {SUPPORTED_NAMES} files."
+    )
 
 
 class PluginFaceNetwork(FaceNetwork):
@@ -125,15 +116,17 @@ class PluginFaceNetwork(FaceNetwork):
         """Models without a setting of their own run here, once per photo."""
         return None if self._architecture.depends_on_fidelity else self._run(faces, 0.0)
 
-    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float,
-                hq_weight: float | None = None) -> NetworkOutput:
+    def restore(
+        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
+    ) -> NetworkOutput:
         if isinstance(encoded, torch.Tensor):
             return NetworkOutput(encoded)
         return NetworkOutput(self._run(faces, fidelity))
 
 
-def load_plugin(path: str | os.PathLike, device: str | torch.device = "cpu",
-                contents: dict | None = None) -> PluginFaceNetwork:
+def load_plugin(
+    path: str | os.PathLike, device: str | torch.device = "cpu", contents: dict | None = None
+) -> PluginFaceNetwork:
     """A face restorer from a public checkpoint file (`contents`: `read_weights(path)`, when already read)."""
     import spandrel
 
@@ -144,12 +137,8 @@ def load_plugin(path: str | os.PathLike, device: str | torch.device = "cpu",
     try:
         loaded = support.architecture.load(state)
     except (KeyError, RuntimeError, ValueError, TypeError, AssertionError) as exc:
-        raise CheckpointError(f"'{path.name}' looks like {architecture} but does not match it "
-                              f"({_short(exc)}).") from exc
+        raise CheckpointError(
+            f"'{path.name}' looks like {architecture} but does not match it ({short_reason(exc)})."
+        ) from exc
     info = PluginInfo(str(path), trained=True, architecture=architecture)
     return PluginFaceNetwork(loaded.model, architecture, info).to(torch.device(device))
-
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:limit]

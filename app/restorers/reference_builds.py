@@ -12,8 +12,18 @@ def gfpgan() -> torch.nn.Module:
     from spandrel.architectures.GFPGAN import GFPGAN
 
     # GFPGANv1.3/1.4 (GFPGAN's inference_gfpgan.py, arch 'clean')
-    return GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
-                  num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    return GFPGAN(
+        out_size=512,
+        num_style_feat=512,
+        channel_multiplier=2,
+        decoder_load_path=None,
+        fix_decoder=False,
+        num_mlp=8,
+        input_is_latent=True,
+        different_w=True,
+        narrow=1,
+        sft_half=True,
+    )
 
 
 def restoreformer() -> torch.nn.Module:

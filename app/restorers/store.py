@@ -27,10 +27,10 @@ CHECKSUMS_FILE = "checksums.json"
 
 @dataclass
 class InstalledModel:
-    name: str                     # what `--model` accepts for it
+    name: str  # what `--model` accepts for it
     path: Path
     entry: CatalogueEntry | None  # the official file it is, if any
-    sha256: str | None            # full digest recorded when it was added or downloaded
+    sha256: str | None  # full digest recorded when it was added or downloaded
 
     @property
     def removable(self) -> bool:
@@ -68,10 +68,13 @@ def model_path(name: str) -> Path:
         raise WeightsMissingError(
             f"{entry.description} ('{entry.name}') is not installed. Download it with "
             f"`iqpfr models download {entry.name}` (licence: {entry.licence}), or add a copy you have with "
-            f"`iqpfr models add FILE`. Models folder: {user_models_dir()}")
+            f"`iqpfr models add FILE`. Models folder: {user_models_dir()}"
+        )
     known = ", ".join([IQPFR_NAME] + [e.name for e in CATALOGUE])
-    raise StudioError(f"No model file or known model called '{name}'. Known names: {known}; "
-                      f"`iqpfr models list` shows what is installed in {user_models_dir()}.")
+    raise StudioError(
+        f"No model file or known model called '{name}'. Known names: {known}; "
+        f"`iqpfr models list` shows what is installed in {user_models_dir()}."
+    )
 
 
 def add_model(source: Path, overwrite: bool = False) -> InstalledModel:
@@ -87,15 +90,19 @@ def add_model(source: Path, overwrite: bool = False) -> InstalledModel:
     entry = entry_for_content(size, digest)
     named_after = find_entry(source.name)
     if entry is None and named_after is not None:
-        raise StudioError(f"'{source.name}' has the name of the official {named_after.file_name} but not its "
-                          f"content (size or checksum differ). Rename it to add it as a model of your own.")
-    load_network_file(source, "cpu")   # raises a clear error for anything that is not a usable face model
+        raise StudioError(
+            f"'{source.name}' has the name of the official {named_after.file_name} but not its "
+            f"content (size or checksum differ). Rename it to add it as a model of your own."
+        )
+    load_network_file(source, "cpu")  # raises a clear error for anything that is not a usable face model
     target = user_models_dir() / (entry.file_name if entry else source.name)
     if target.exists() and not overwrite:
         if target.stat().st_size == size and sha256_of(target) == digest:
             return InstalledModel(entry.name if entry else target.name, target, entry, digest)
-        raise StudioError(f"A different '{target.name}' is already installed in {target.parent}; "
-                          f"remove it first, or add with --overwrite.")
+        raise StudioError(
+            f"A different '{target.name}' is already installed in {target.parent}; "
+            f"remove it first, or add with --overwrite."
+        )
     if target.resolve() != source.resolve():
         with atomic_target(target) as tmp:
             shutil.copyfile(source, tmp)
@@ -103,8 +110,9 @@ def add_model(source: Path, overwrite: bool = False) -> InstalledModel:
     return InstalledModel(entry.name if entry else target.name, target, entry, digest)
 
 
-def download_model(name: str, progress: ProgressCallback | None = None,
-                   should_cancel: Callable[[], bool] | None = None) -> InstalledModel:
+def download_model(
+    name: str, progress: ProgressCallback | None = None, should_cancel: Callable[[], bool] | None = None
+) -> InstalledModel:
     """Download catalogue model `name` into the user models folder (resuming a partial download)."""
     entry = find_entry(name)
     if entry is None:
@@ -118,9 +126,16 @@ def download_model(name: str, progress: ProgressCallback | None = None,
         raise WeightsMissingError(
             f"Downloads are off on this machine ({ENV_OFFLINE} or HF_HUB_OFFLINE is set). Download "
             f"{entry.url} on a machine with a network, then add it with `iqpfr models add FILE` or copy it "
-            f"into {user_models_dir()}.")
-    download_file(entry.url, target, size=entry.size, sha256_prefix=entry.sha256_prefix, progress=progress,
-                  should_cancel=should_cancel)
+            f"into {user_models_dir()}."
+        )
+    download_file(
+        entry.url,
+        target,
+        size=entry.size,
+        sha256_prefix=entry.sha256_prefix,
+        progress=progress,
+        should_cancel=should_cancel,
+    )
     digest = sha256_of(target)
     _record_checksum(target, digest)
     return InstalledModel(entry.name, target, entry, digest)

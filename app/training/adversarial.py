@@ -23,7 +23,7 @@ class PatchDiscriminator(nn.Module):
         blocks: list[nn.Module] = [spectral_norm(nn.Conv2d(3, channels, 4, 2, 1)), nn.LeakyReLU(0.2)]
         width = channels
         for index in range(1, layers + 1):
-            wider = channels * min(2 ** index, 8)
+            wider = channels * min(2**index, 8)
             stride = 2 if index < layers else 1
             blocks += [spectral_norm(nn.Conv2d(width, wider, 4, stride, 1)), nn.LeakyReLU(0.2)]
             width = wider
@@ -52,8 +52,8 @@ def diff_augment(images: torch.Tensor, generator: torch.Generator | None = None)
     shift = max(1, height // 8)
     offsets = (rand(batch, 2) * (2 * shift + 1)).long() - shift
     padded = F.pad(x, (shift, shift, shift, shift))
-    rows = (torch.arange(height, device=device)[None] + shift + offsets[:, :1])
-    cols = (torch.arange(width, device=device)[None] + shift + offsets[:, 1:])
+    rows = torch.arange(height, device=device)[None] + shift + offsets[:, :1]
+    cols = torch.arange(width, device=device)[None] + shift + offsets[:, 1:]
     x = padded[torch.arange(batch, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
     x = x.permute(0, 3, 1, 2)
 
@@ -73,8 +73,9 @@ def generator_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def adaptive_weight(reconstruction: torch.Tensor, adversarial: torch.Tensor, last_layer: torch.Tensor,
-                    base: float, ceiling: float = 1.0) -> torch.Tensor:
+def adaptive_weight(
+    reconstruction: torch.Tensor, adversarial: torch.Tensor, last_layer: torch.Tensor, base: float, ceiling: float = 1.0
+) -> torch.Tensor:
     """VQGAN: base · ‖∇ reconstruction‖ / ‖∇ adversarial‖ at `last_layer`, clamped to [0, ceiling]."""
     reconstruction_grad = torch.autograd.grad(reconstruction, last_layer, retain_graph=True)[0]
     adversarial_grad = torch.autograd.grad(adversarial, last_layer, retain_graph=True)[0]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import overload
 
 from app.errors import TrainingSetupError
 from app.paths import install_root
 
-
-STAGE_NAMES = ("codebook", "transformer", "quality")   # in training order; app/training/stages.py runs them
+STAGE_NAMES = ("codebook", "transformer", "quality")  # in training order; app/training/stages.py runs them
 
 
 @dataclass
@@ -19,27 +19,34 @@ class TrainConfig:
     data_roots: list[str]
     held_out_fraction: float = 0.1
     score_metric: str = "piqe"
-    score_table: str | None = None           # face-IQA table (ensemble prior) for faces under score_table_root
+    score_table: str | None = None  # face-IQA table (ensemble prior) for faces under score_table_root
     score_table_root: str | None = None
     cache_dir: str = "runs/cache"
     run_dir: str = "runs/stage"
-    init_weights: str | None = None          # weights file from the previous stage
-    codebook_weights: str | None = None      # Stage I weights whose encoder gives the latent targets
-                                             # (default: init_weights; set it when fine-tuning Stage II)
+    init_weights: str | None = None  # weights file from the previous stage
+    codebook_weights: str | None = None  # Stage I weights whose encoder gives the latent targets
+    # (default: init_weights; set it when fine-tuning Stage II)
     output_weights: str = "runs/stage/weights.pt"
     iterations: int = 1000
     batch_size: int = 8
     learning_rate: float = 1e-4
-    precision: str = "fp32"                  # "bf16": autocast (CPU with AVX-512 bf16, or CUDA)
-    num_workers: int = 0                     # data-loading processes (keep loading off the training thread)
+    precision: str = "fp32"  # "bf16": autocast (CPU with AVX-512 bf16, or CUDA)
+    num_workers: int = 0  # data-loading processes (keep loading off the training thread)
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 200
-    model: dict = field(default_factory=dict)   # IQPFRConfig (Stage I); Stage II honours quality_fusion
-    loss: dict = field(default_factory=dict)    # stage-specific loss weights
+    model: dict = field(default_factory=dict)  # IQPFRConfig (Stage I); Stage II honours quality_fusion
+    loss: dict = field(default_factory=dict)  # stage-specific loss weights
+
+    @overload
+    def resolve(self, path: str) -> Path: ...
+    @overload
+    def resolve(self, path: None) -> None: ...
+    @overload
+    def resolve(self, path: str | None) -> Path | None: ...
 
     def resolve(self, path: str | None) -> Path | None:
-        """Config paths are relative to the repository root."""
+        """Config paths are relative to the repository root; a path that is set gives a Path, an unset one None."""
         if path is None:
             return None
         candidate = Path(path)

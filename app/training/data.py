@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from app.image_tensors import image_to_tensor
 from app.photo_io import is_supported_image, load_photo
 from app.training.degradation import MILD_DEGRADATION, DegradationConfig, PhotometricConfig, degrade, photometric
 
@@ -59,8 +60,8 @@ def load_face(path: Path, size: int) -> np.ndarray:
 @dataclass
 class ScoredFaces:
     paths: list[Path]
-    raw: np.ndarray          # normalised metric score (0..1, higher better)
-    prior: np.ndarray        # min-max over the training set → [0, 1): the IQPFR quality prior
+    raw: np.ndarray  # normalised metric score (0..1, higher better)
+    prior: np.ndarray  # min-max over the training set → [0, 1): the IQPFR quality prior
 
 
 def read_score_table(table: Path) -> dict[str, float]:
@@ -105,8 +106,14 @@ def ensemble_prior(paths: list[Path], piqe: np.ndarray, table: Path, table_root:
     return np.clip(prior, 0.0, 0.999).astype(np.float32)
 
 
-def score_faces(paths: list[Path], size: int, cache_dir: Path, metric: str = "piqe",
-                table: Path | None = None, table_root: Path | None = None) -> ScoredFaces:
+def score_faces(
+    paths: list[Path],
+    size: int,
+    cache_dir: Path,
+    metric: str = "piqe",
+    table: Path | None = None,
+    table_root: Path | None = None,
+) -> ScoredFaces:
     """Score each clean face once with the project's IQA wrapper; cached by path, size and mtime."""
     from app.quality import QualityScorer
 
@@ -142,6 +149,7 @@ class SoftTargetConfig:
     bottom of the scale, so all of them fell into bin 0 and bins 1–5 learned nothing.) The degraded
     input is still made from the sharp face, so only the bin tells the model how sharp the target is.
     """
+
     probability: float = 0.25
     sigma: tuple[float, float] = (0.5, 2.0)
 
@@ -152,16 +160,11 @@ def fine_detail(face: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
-def soften(face: np.ndarray, prior: float, rng: np.random.Generator,
-           cfg: SoftTargetConfig) -> tuple[np.ndarray, float]:
+def soften(face: np.ndarray, prior: float, rng: np.random.Generator, cfg: SoftTargetConfig) -> tuple[np.ndarray, float]:
     """A blurred copy of the face and its prior, scaled by the share of fine detail it keeps."""
     soft = cv2.GaussianBlur(face, (0, 0), float(rng.uniform(*cfg.sigma)))
     kept = fine_detail(soft) / max(fine_detail(face), 1e-6)
     return soft, prior * min(kept, 1.0)
-
-
-def to_tensor(face: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(face).permute(2, 0, 1).float() / 127.5 - 1.0
 
 
 class FaceDataset(Dataset):
@@ -172,9 +175,17 @@ class FaceDataset(Dataset):
     so a run is reproducible.
     """
 
-    def __init__(self, faces: ScoredFaces, size: int, degradation: DegradationConfig | None = None,
-                 seed: int = 0, flip: bool = True, photometric: PhotometricConfig | None = None,
-                 mild_fraction: float = 0.0, soft_targets: SoftTargetConfig | None = None) -> None:
+    def __init__(
+        self,
+        faces: ScoredFaces,
+        size: int,
+        degradation: DegradationConfig | None = None,
+        seed: int = 0,
+        flip: bool = True,
+        photometric: PhotometricConfig | None = None,
+        mild_fraction: float = 0.0,
+        soft_targets: SoftTargetConfig | None = None,
+    ) -> None:
         self.images = [load_face(p, size) for p in faces.paths]
         self.soft_targets = soft_targets
         self.photometric = photometric
@@ -191,7 +202,7 @@ class FaceDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         self.draw += 1
         worker = torch.utils.data.get_worker_info()
-        stream = worker.seed % 2**32 if worker is not None else 0   # loader workers draw distinct streams
+        stream = worker.seed % 2**32 if worker is not None else 0  # loader workers draw distinct streams
         rng = np.random.default_rng([self.seed, index, self.draw, stream])
         face = self.images[index]
         flipped = bool(self.flip and rng.random() < 0.5)
@@ -199,12 +210,18 @@ class FaceDataset(Dataset):
         if self.photometric is not None:
             face = photometric(face, rng, self.photometric)
         target, prior = face, float(self.prior[index])
-        soft = self.soft_targets is not None and rng.random() < self.soft_targets.probability
-        if soft:
+        soft = False
+        if self.soft_targets is not None and rng.random() < self.soft_targets.probability:
             target, prior = soften(face, prior, rng, self.soft_targets)
-        item = {"clean": to_tensor(target), "prior": torch.tensor(prior, dtype=torch.float32), "index": index,
-                "flipped": flipped, "soft": soft}
+            soft = True
+        item = {
+            "clean": image_to_tensor(target),
+            "prior": torch.tensor(prior, dtype=torch.float32),
+            "index": index,
+            "flipped": flipped,
+            "soft": soft,
+        }
         if self.degradation is not None:
             config = MILD_DEGRADATION if rng.random() < self.mild_fraction else self.degradation
-            item["degraded"] = to_tensor(degrade(face, rng, config))
+            item["degraded"] = image_to_tensor(degrade(face, rng, config))
         return item

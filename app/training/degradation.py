@@ -16,18 +16,18 @@ import numpy as np
 
 @dataclass(frozen=True)
 class DegradationConfig:
-    reference_size: int = 512            # the ranges below are for faces of this size
+    reference_size: int = 512  # the ranges below are for faces of this size
     blur_kernel: int = 41
     blur_sigma: tuple[float, float] = (1.0, 15.0)
     anisotropic_probability: float = 0.5
     downsample: tuple[float, float] = (4.0, 30.0)
-    noise_sigma: tuple[float, float] = (0.0, 20.0)   # on the 0..255 scale
+    noise_sigma: tuple[float, float] = (0.0, 20.0)  # on the 0..255 scale
     jpeg_quality: tuple[int, int] = (30, 80)
 
 
 def _gaussian_kernel(size: int, sigma_x: float, sigma_y: float, angle: float) -> np.ndarray:
     half = size // 2
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     cos, sin = math.cos(angle), math.sin(angle)
     u, v = cos * x + sin * y, -sin * x + cos * y
     kernel = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
@@ -38,7 +38,7 @@ def degrade(face: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig =
     """Degrade an aligned uint8 RGB face (S×S) and return a uint8 face of the same size."""
     size = face.shape[0]
     scale = size / cfg.reference_size
-    image = face.astype(np.float32)
+    image: np.ndarray = face.astype(np.float32)
 
     sigma = rng.uniform(*cfg.blur_sigma) * scale
     if rng.random() < cfg.anisotropic_probability:
@@ -55,21 +55,25 @@ def degrade(face: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig =
 
     noise = rng.uniform(*cfg.noise_sigma)
     is_grey = bool(np.array_equal(face[..., 0], face[..., 1]) and np.array_equal(face[..., 1], face[..., 2]))
-    noise_shape = image.shape[:2] + (1,) if is_grey else image.shape   # a grey print gets grey grain
+    noise_shape = (*image.shape[:2], 1) if is_grey else image.shape  # a grey print gets grey grain
     image = image + rng.normal(0.0, noise, noise_shape).astype(np.float32)
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
 
     quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1]))
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    image = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        raise RuntimeError(f"OpenCV could not JPEG-compress a {size}×{size} training face")
+    image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 # Milder degradation for part of the training pairs, so lightly damaged photos are not over-smoothed
 # (CodeFormer's Stage III also mixes small and large degradations).
-MILD_DEGRADATION = DegradationConfig(blur_sigma=(0.2, 6.0), downsample=(1.0, 12.0), noise_sigma=(0.0, 10.0),
-                                     jpeg_quality=(50, 95))
+MILD_DEGRADATION = DegradationConfig(
+    blur_sigma=(0.2, 6.0), downsample=(1.0, 12.0), noise_sigma=(0.0, 10.0), jpeg_quality=(50, 95)
+)
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,10 @@ class PhotometricConfig:
     grey_probability: float = 0.12
     sepia_probability: float = 0.06
     jitter_probability: float = 0.3
-    brightness: float = 0.12          # ± fraction of full scale
-    contrast: float = 0.15            # ± relative
-    saturation: float = 0.25          # ± relative
-    hue_degrees: float = 6.0          # ± rotation in degrees
+    brightness: float = 0.12  # ± fraction of full scale
+    contrast: float = 0.15  # ± relative
+    saturation: float = 0.25  # ± relative
+    hue_degrees: float = 6.0  # ± rotation in degrees
 
 
 def to_grey(face: np.ndarray) -> np.ndarray:

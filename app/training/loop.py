@@ -32,16 +32,25 @@ def training_faces(cfg: TrainConfig, size: int) -> tuple[ScoredFaces, list[Path]
     """Scored training faces and the held-out paths (never trained on)."""
     missing = [root for root in cfg.roots if not root.is_dir()]
     if missing and len(missing) == len(cfg.roots):
-        raise TrainingSetupError("None of the training data folders exists: " + ", ".join(map(str, missing))
-                                 + ". Check data_roots in the config (paths are relative to the repository).")
+        raise TrainingSetupError(
+            "None of the training data folders exists: "
+            + ", ".join(map(str, missing))
+            + ". Check data_roots in the config (paths are relative to the repository)."
+        )
     for root in missing:
         log.warning("training data folder %s does not exist; training without it", root)
     files = list_faces([root for root in cfg.roots if root.is_dir()])
     if not files:
         raise TrainingSetupError(f"No training images under {', '.join(map(str, cfg.roots))}.")
     train, held_out = split(files, cfg.held_out_fraction)
-    return score_faces(train, size, cfg.resolve(cfg.cache_dir), cfg.score_metric,
-                       cfg.resolve(cfg.score_table), cfg.resolve(cfg.score_table_root)), held_out
+    return score_faces(
+        train,
+        size,
+        cfg.resolve(cfg.cache_dir),
+        cfg.score_metric,
+        cfg.resolve(cfg.score_table),
+        cfg.resolve(cfg.score_table_root),
+    ), held_out
 
 
 def _quiet_worker(_: int) -> None:
@@ -53,9 +62,16 @@ def _quiet_worker(_: int) -> None:
 
 def make_loader(dataset, cfg: TrainConfig) -> DataLoader:
     """Shuffled, seeded batches; with `num_workers` the degradation runs in other processes."""
-    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                      generator=torch.Generator().manual_seed(cfg.seed), num_workers=cfg.num_workers,
-                      persistent_workers=cfg.num_workers > 0, worker_init_fn=_quiet_worker)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
+        num_workers=cfg.num_workers,
+        persistent_workers=cfg.num_workers > 0,
+        worker_init_fn=_quiet_worker,
+    )
 
 
 def autocast(cfg: TrainConfig, device: torch.device):
@@ -70,47 +86,71 @@ def endless(loader: DataLoader) -> Iterator[dict]:
         yield from loader
 
 
-def save_state(run_dir: Path, iteration: int, modules: dict, optimizer: torch.optim.Optimizer,
-               extra: dict | None = None, loader: DataLoader | None = None) -> None:
+def save_state(
+    run_dir: Path,
+    iteration: int,
+    modules: dict,
+    optimizer: torch.optim.Optimizer,
+    extra: dict | None = None,
+    loader: DataLoader | None = None,
+) -> None:
     """Atomically write everything a resumed run needs: weights, optimiser, every random stream
     (torch, NumPy, Python, the loader's shuffle order) and stage extras. Only tensors and plain Python
     values, so it loads with `weights_only=True`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    numpy_state = np.random.get_state()
-    state = {"iteration": iteration, "optimizer": optimizer.state_dict(),
-             "modules": {name: m.state_dict() for name, m in modules.items()},
-             "torch_rng": torch.random.get_rng_state(),
-             "numpy_rng": {"keys": torch.from_numpy(numpy_state[1].astype(np.int64)), "position": int(numpy_state[2]),
-                           "has_gauss": int(numpy_state[3]), "gauss": float(numpy_state[4])},
-             "python_rng": _python_state_to_plain(random.getstate()),
-             "loader_rng": loader.generator.get_state() if loader is not None and loader.generator else None,
-             "extra": extra or {}}
+    numpy_state = np.random.get_state(legacy=False)  # {"state": {"key", "pos"}, "has_gauss", "gauss"}
+    state = {
+        "iteration": iteration,
+        "optimizer": optimizer.state_dict(),
+        "modules": {name: m.state_dict() for name, m in modules.items()},
+        "torch_rng": torch.random.get_rng_state(),
+        "numpy_rng": {
+            "keys": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+            "position": int(numpy_state["state"]["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
+        "python_rng": _python_state_to_plain(random.getstate()),
+        "loader_rng": loader.generator.get_state() if loader is not None and loader.generator else None,
+        "extra": extra or {},
+    }
     tmp = run_dir / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(run_dir / STATE_FILE)
 
 
-def load_state(run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer,
-               loader: DataLoader | None = None) -> tuple[int, dict]:
+def load_state(
+    run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer, loader: DataLoader | None = None
+) -> tuple[int, dict]:
     path = run_dir / STATE_FILE
     if not path.exists():
         return 0, {}
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:   # noqa: BLE001 - a damaged or foreign file: say which and why
-        raise TrainingSetupError(f"Cannot resume from {path}: it is not a training state this app wrote "
-                                 f"({type(exc).__name__}). Move it away to start the run afresh.") from exc
+    except Exception as exc:  # a damaged or foreign file: say which and why
+        raise TrainingSetupError(
+            f"Cannot resume from {path}: it is not a training state this app wrote "
+            f"({type(exc).__name__}). Move it away to start the run afresh."
+        ) from exc
     for name, module in modules.items():
         if name not in state["modules"]:
-            raise TrainingSetupError(f"Cannot resume from {path}: it has no '{name}' state "
-                                     f"(it was written by a run with other settings).")
+            raise TrainingSetupError(
+                f"Cannot resume from {path}: it has no '{name}' state (it was written by a run with other settings)."
+            )
         module.load_state_dict(state["modules"][name])
     optimizer.load_state_dict(state["optimizer"])
     torch.random.set_rng_state(state["torch_rng"])
     if "numpy_rng" in state:
         numpy_rng = state["numpy_rng"]
-        np.random.set_state(("MT19937", numpy_rng["keys"].numpy().astype(np.uint32), numpy_rng["position"],
-                             numpy_rng["has_gauss"], numpy_rng["gauss"]))
+        np.random.set_state(
+            (
+                "MT19937",
+                numpy_rng["keys"].numpy().astype(np.uint32),
+                numpy_rng["position"],
+                numpy_rng["has_gauss"],
+                numpy_rng["gauss"],
+            )
+        )
     if "python_rng" in state:
         random.setstate(_python_state_from_plain(state["python_rng"]))
     if loader is not None and loader.generator is not None and state.get("loader_rng") is not None:
@@ -120,8 +160,11 @@ def load_state(run_dir: Path, modules: dict, optimizer: torch.optim.Optimizer,
 
 def _python_state_to_plain(state: tuple) -> dict:
     version, internal, gauss = state
-    return {"version": version, "internal": torch.tensor(internal, dtype=torch.int64),
-            "gauss": gauss if gauss is not None else float("nan")}
+    return {
+        "version": version,
+        "internal": torch.tensor(internal, dtype=torch.int64),
+        "gauss": gauss if gauss is not None else float("nan"),
+    }
 
 
 def _python_state_from_plain(plain: dict) -> tuple:
@@ -143,8 +186,14 @@ def save_run_config(cfg: TrainConfig) -> Path:
 class StepLoop:
     """Runs `step(batch) -> {loss name: float}` with progress, logging, checkpoints and a time budget."""
 
-    def __init__(self, cfg: TrainConfig, start: int, checkpoint: Callable[[int], None],
-                 max_minutes: float | None = None, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        start: int,
+        checkpoint: Callable[[int], None],
+        max_minutes: float | None = None,
+        show_progress: bool = True,
+    ) -> None:
         self.cfg, self.start, self.checkpoint = cfg, start, checkpoint
         self.deadline = time.monotonic() + max_minutes * 60 if max_minutes else None
         self.show_progress = show_progress
@@ -153,8 +202,9 @@ class StepLoop:
     def run(self, batches: Iterator[dict], step: Callable[[dict], dict]) -> int:
         from tqdm import tqdm
 
-        bar = tqdm(total=self.cfg.iterations, initial=self.start, disable=not self.show_progress,
-                   unit="it", dynamic_ncols=True)
+        bar = tqdm(
+            total=self.cfg.iterations, initial=self.start, disable=not self.show_progress, unit="it", dynamic_ncols=True
+        )
         iteration = self.start
         running: dict[str, list[float]] = {}
         log_path = self.cfg.resolve(self.cfg.run_dir) / "log.jsonl"

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from app.training.data import to_tensor
+from app.image_tensors import image_to_tensor
 from app.training.degradation import DegradationConfig, degrade
 
 
@@ -41,20 +41,23 @@ def reward_examples(images: list[np.ndarray], seed: int, degraded_per_face: int 
 
     scorer = QualityScorer("piqe")
     rng = np.random.default_rng(seed)
-    mild = DegradationConfig(blur_sigma=(0.5, 8.0), downsample=(1.0, 16.0), noise_sigma=(0.0, 12.0),
-                             jpeg_quality=(40, 95))
+    mild = DegradationConfig(
+        blur_sigma=(0.5, 8.0), downsample=(1.0, 16.0), noise_sigma=(0.0, 12.0), jpeg_quality=(40, 95)
+    )
     faces, targets = [], []
     for face in images:
-        variants = [face] + [degrade(face, rng, mild if k % 2 else DegradationConfig())
-                             for k in range(degraded_per_face)]
+        variants = [face] + [
+            degrade(face, rng, mild if k % 2 else DegradationConfig()) for k in range(degraded_per_face)
+        ]
         for variant in variants:
             faces.append(variant)
             targets.append(scorer.score(variant).normalized)
     return faces, np.array(targets, dtype=np.float32)
 
 
-def train_reward(images: list[np.ndarray], device: torch.device, iterations: int = 600, batch_size: int = 32,
-                 seed: int = 0) -> tuple[QualityRewardNet, dict]:
+def train_reward(
+    images: list[np.ndarray], device: torch.device, iterations: int = 600, batch_size: int = 32, seed: int = 0
+) -> tuple[QualityRewardNet, dict]:
     torch.manual_seed(seed)
     faces, targets = reward_examples(images, seed)
     order = np.random.default_rng(seed).permutation(len(faces))
@@ -65,20 +68,31 @@ def train_reward(images: list[np.ndarray], device: torch.device, iterations: int
     batch_rng = np.random.default_rng(seed + 1)
     for _ in range(iterations):
         ids = batch_rng.choice(train_ids, batch_size)
-        batch = torch.stack([to_tensor(np.ascontiguousarray(faces[i][:, ::-1] if batch_rng.random() < 0.5
-                                                             else faces[i])) for i in ids]).to(device)
+        batch = torch.stack(
+            [
+                image_to_tensor(np.ascontiguousarray(faces[i][:, ::-1] if batch_rng.random() < 0.5 else faces[i]))
+                for i in ids
+            ]
+        ).to(device)
         loss = F.mse_loss(net(batch), torch.from_numpy(targets[ids]).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     net.eval()
     with torch.no_grad():
-        predicted = torch.cat([net(torch.stack([to_tensor(faces[i]) for i in check_ids[k:k + 64]]).to(device)).cpu()
-                               for k in range(0, len(check_ids), 64)]).numpy()
+        predicted = torch.cat(
+            [
+                net(torch.stack([image_to_tensor(faces[i]) for i in check_ids[k : k + 64]]).to(device)).cpu()
+                for k in range(0, len(check_ids), 64)
+            ]
+        ).numpy()
     actual = targets[check_ids]
-    stats = {"examples": len(faces), "check_examples": len(check_ids),
-             "check_pearson": float(np.corrcoef(predicted, actual)[0, 1]),
-             "check_mae": float(np.abs(predicted - actual).mean())}
+    stats = {
+        "examples": len(faces),
+        "check_examples": len(check_ids),
+        "check_pearson": float(np.corrcoef(predicted, actual)[0, 1]),
+        "check_mae": float(np.abs(predicted - actual).mean()),
+    }
     return net, stats
 
 

@@ -19,8 +19,16 @@ from app.model.codebook import VectorQuantizer
 from app.training.config import TrainConfig
 from app.training.data import FaceDataset
 from app.training.degradation import PhotometricConfig
-from app.training.loop import (StepLoop, autocast, endless, load_state, make_loader, save_state, seed_everything,
-                               training_faces)
+from app.training.loop import (
+    StepLoop,
+    autocast,
+    endless,
+    load_state,
+    make_loader,
+    save_state,
+    seed_everything,
+    training_faces,
+)
 from app.training.losses import focal_frequency, gradient_l1, ssim
 from app.training.usage import UsageMeter
 
@@ -52,14 +60,23 @@ class DeadCodeRestarter:
 def reconstruction_losses(output: torch.Tensor, target: torch.Tensor, weights: dict) -> tuple[torch.Tensor, dict]:
     """Weighted L1 + edge + (1 − SSIM) + focal frequency; returns the total and each term."""
     output = output.float()
-    terms = {"l1": F.l1_loss(output, target), "edge": gradient_l1(output, target),
-             "ssim": 1.0 - ssim(output, target), "frequency": focal_frequency(output, target)}
+    terms = {
+        "l1": F.l1_loss(output, target),
+        "edge": gradient_l1(output, target),
+        "ssim": 1.0 - ssim(output, target),
+        "frequency": focal_frequency(output, target),
+    }
     total = sum(weights.get(name, 0.0) * value for name, value in terms.items())
     return total, terms
 
 
-def train_codebook(cfg: TrainConfig, device: torch.device, resume: bool = False,
-                   max_minutes: float | None = None, show_progress: bool = True) -> Path:
+def train_codebook(
+    cfg: TrainConfig,
+    device: torch.device,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    show_progress: bool = True,
+) -> Path:
     seed_everything(cfg.seed)
     if cfg.init_weights:
         model, _ = load_checkpoint(cfg.resolve(cfg.init_weights), device)
@@ -71,17 +88,24 @@ def train_codebook(cfg: TrainConfig, device: torch.device, resume: bool = False,
     hq_fraction = float((faces.prior > mcfg.hq_score_threshold).mean())
     photometric = PhotometricConfig() if cfg.loss.get("photometric", True) else None
     loader = make_loader(FaceDataset(faces, mcfg.image_size, seed=cfg.seed, photometric=photometric), cfg)
-    parameters = [p for part in (model.encoder, model.decoder, model.common_codebook, model.hq_codebook)
-                  for p in part.parameters()]
+    parameters = [
+        p
+        for part in (model.encoder, model.decoder, model.common_codebook, model.hq_codebook)
+        for p in part.parameters()
+    ]
     optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
     start, _ = load_state(run_dir, {"model": model}, optimizer, loader) if resume else (0, {})
     restart_every = int(cfg.loss.get("restart_every", 100))
-    restarters = [DeadCodeRestarter(book, restart_every) for book in (model.common_codebook, model.hq_codebook)
-                  if isinstance(book, VectorQuantizer)]
+    restarters = [
+        DeadCodeRestarter(book, restart_every)
+        for book in (model.common_codebook, model.hq_codebook)
+        if isinstance(book, VectorQuantizer)
+    ]
     weights = {"l1": 1.0, "edge": 0.5, "ssim": 0.5, "frequency": 1.0, **cfg.loss}
-    usage = UsageMeter({"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes},
-                       window=cfg.log_every)
+    usage = UsageMeter(
+        {"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes}, window=cfg.log_every
+    )
 
     def step(batch: dict) -> dict:
         clean = batch["clean"].to(device)
@@ -102,16 +126,32 @@ def train_codebook(cfg: TrainConfig, device: torch.device, resume: bool = False,
         if restarters:
             restarted = restarters[0].observe(common.indices, z) + restarters[1].observe(hq.indices[gated], z[gated])
         usage.add(common=common.indices, hq=hq.indices[gated])
-        return {"l1": terms["l1"].item(), "ssim": 1 - terms["ssim"].item(), "frequency": terms["frequency"].item(),
-                "codebook": float(codebook), "restarted": float(restarted), **usage.summary()}
+        return {
+            "l1": terms["l1"].item(),
+            "ssim": 1 - terms["ssim"].item(),
+            "frequency": terms["frequency"].item(),
+            "codebook": float(codebook),
+            "restarted": float(restarted),
+            **usage.summary(),
+        }
 
     def checkpoint(iteration: int) -> None:
         save_state(run_dir, iteration, {"model": model}, optimizer, loader=loader)
-        save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=False, metadata={
-            "stage": "I", "stage_I_iterations": iteration, "batch_size": cfg.batch_size,
-            "train_faces": len(faces.paths), "held_out_faces": len(held_out),
-            "hq_fraction_above_threshold": hq_fraction, "prior": prior_name(cfg),
-            "codebook_usage_stage_I": usage.summary()})
+        save_checkpoint(
+            model,
+            cfg.resolve(cfg.output_weights),
+            trained=False,
+            metadata={
+                "stage": "I",
+                "stage_I_iterations": iteration,
+                "batch_size": cfg.batch_size,
+                "train_faces": len(faces.paths),
+                "held_out_faces": len(held_out),
+                "hq_fraction_above_threshold": hq_fraction,
+                "prior": prior_name(cfg),
+                "codebook_usage_stage_I": usage.summary(),
+            },
+        )
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
     return cfg.resolve(cfg.output_weights)

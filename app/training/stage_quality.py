@@ -22,16 +22,22 @@ from app.training.reward import load_reward, save_reward, train_reward
 from app.training.stage_transformer import batch_targets, code_prediction_losses, prepare_stage
 
 
-def train_quality(cfg: TrainConfig, device: torch.device, resume: bool = False,
-                  max_minutes: float | None = None, show_progress: bool = True) -> Path:
-    model, info, faces, held_out, targets, loader = prepare_stage(cfg, device)
+def train_quality(
+    cfg: TrainConfig,
+    device: torch.device,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    show_progress: bool = True,
+) -> Path:
+    model, info, _faces, _held_out, targets, loader = prepare_stage(cfg, device)
     run_dir = cfg.resolve(cfg.run_dir)
     reward_path = run_dir / "reward.pt"
     if reward_path.exists():
         reward, reward_stats = load_reward(reward_path, device)
     else:
-        reward, reward_stats = train_reward(loader.dataset.images, device,
-                                            int(cfg.loss.get("reward_iterations", 600)), seed=cfg.seed)
+        reward, reward_stats = train_reward(
+            loader.dataset.images, device, int(cfg.loss.get("reward_iterations", 600)), seed=cfg.seed
+        )
         save_reward(reward, reward_stats, reward_path)
     reward.requires_grad_(False)
 
@@ -47,26 +53,42 @@ def train_quality(cfg: TrainConfig, device: torch.device, resume: bool = False,
     def step(batch: dict) -> dict:
         prior = batch["prior"].to(device)
         target_common, target_hq = batch_targets(batch, targets, device)
-        losses = code_prediction_losses(model, batch["degraded"].to(device), prior, target_common, target_hq)
-        prediction = losses["prediction"]
+        prediction, losses = code_prediction_losses(
+            model, batch["degraded"].to(device), prior, target_common, target_hq
+        )
         features = prediction.conditioned_features
         codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
         decoded = model.decoder(features + (codes - features).detach())
         quality = reward(decoded)
         reward_loss = (prior * (1.0 - quality)).mean()
-        loss = (weights["feature"] * losses["feature"] + weights["ce"] * (losses["ce_common"] + losses["ce_hq"])
-                + weights["reward"] * reward_loss)
+        loss = (
+            weights["feature"] * losses["feature"]
+            + weights["ce"] * (losses["ce_common"] + losses["ce_hq"])
+            + weights["reward"] * reward_loss
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {"reward": quality.mean().item(), "feature": losses["feature"].item(),
-                "accuracy": losses["accuracy"].item()}
+        return {
+            "reward": quality.mean().item(),
+            "feature": losses["feature"].item(),
+            "accuracy": losses["accuracy"].item(),
+        }
 
     def checkpoint(iteration: int) -> None:
         save_state(run_dir, iteration, {"model": model}, optimizer, loader=loader)
-        save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
-            **info.metadata, "stage": "III", "stage_III_iterations": iteration,
-            "stage_III_batch_size": cfg.batch_size, "reward_model": reward_stats})
+        save_checkpoint(
+            model,
+            cfg.resolve(cfg.output_weights),
+            trained=True,
+            metadata={
+                **info.metadata,
+                "stage": "III",
+                "stage_III_iterations": iteration,
+                "stage_III_batch_size": cfg.batch_size,
+                "reward_model": reward_stats,
+            },
+        )
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
     return cfg.resolve(cfg.output_weights)

@@ -16,59 +16,76 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn import functional as F
 
+from app.image_tensors import image_to_tensor
 from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.iqpfr import with_quality_fusion
-from app.training.adversarial import (PatchDiscriminator, adaptive_weight, diff_augment, discriminator_hinge,
-                                      generator_hinge)
+from app.model.transformer import CodePrediction
+from app.training.adversarial import (
+    PatchDiscriminator,
+    adaptive_weight,
+    diff_augment,
+    discriminator_hinge,
+    generator_hinge,
+)
 from app.training.config import TrainConfig
-from app.training.data import FaceDataset, SoftTargetConfig, to_tensor
+from app.training.data import FaceDataset, SoftTargetConfig
 from app.training.degradation import DegradationConfig, PhotometricConfig
-from app.training.loop import (StepLoop, autocast, endless, load_state, make_loader, save_state, seed_everything,
-                               training_faces)
+from app.training.loop import (
+    StepLoop,
+    autocast,
+    endless,
+    load_state,
+    make_loader,
+    save_state,
+    seed_everything,
+    training_faces,
+)
 from app.training.stage_codebook import reconstruction_losses
 from app.training.usage import UsageMeter
 
 
 @torch.no_grad()
-def latent_targets(model: IQPFR, dataset: FaceDataset, device: torch.device,
-                   batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+def latent_targets(
+    model: IQPFR, dataset: FaceDataset, device: torch.device, batch_size: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 2, tokens) common and HQ+ indices for every face, [:, 0] as is and [:, 1] mirrored.
 
     Computed once, before this stage updates the encoder, so they are the Stage-I encoder's codes.
     """
     common, hq = [], []
     for start in range(0, len(dataset.images), batch_size):
-        faces = dataset.images[start:start + batch_size]
-        per_flip = [model.nearest_codes(model.encode(torch.stack(
-            [to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)).features)
-            for flipped in (False, True)]
+        faces = dataset.images[start : start + batch_size]
+        per_flip = [
+            model.nearest_codes(
+                model.encode(
+                    torch.stack([image_to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)
+                ).features
+            )
+            for flipped in (False, True)
+        ]
         common.append(torch.stack([codes[0].cpu() for codes in per_flip], 1))
         hq.append(torch.stack([codes[1].cpu() for codes in per_flip], 1))
     return torch.cat(common), torch.cat(hq)
 
 
-def code_prediction_losses(model: IQPFR, degraded: torch.Tensor, prior: torch.Tensor,
-                           target_common: torch.Tensor, target_hq: torch.Tensor) -> dict[str, torch.Tensor]:
+def code_prediction_losses(
+    model: IQPFR, degraded: torch.Tensor, prior: torch.Tensor, target_common: torch.Tensor, target_hq: torch.Tensor
+) -> tuple[CodePrediction, dict[str, torch.Tensor]]:
+    """The codes predicted for `degraded` at quality `prior`, and their losses against the target codes."""
     prediction = model.predict_codes(model.encode(degraded).features, prior)
     with torch.no_grad():
         target_features = model.fuse_codes(target_common, target_hq)
-    return {
+    return prediction, {
         "feature": F.mse_loss(prediction.conditioned_features, target_features),
         "ce_common": model.common_codebook.index_loss(prediction.common_logits.float(), target_common),
         "ce_hq": model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq),
         "accuracy": (prediction.common_indices == target_common).float().mean(),
-        "prediction": prediction,
     }
-
-
-def trainable_stage2(model: IQPFR) -> list[torch.nn.Parameter]:
-    for part in (model.common_codebook, model.hq_codebook, model.decoder):
-        part.requires_grad_(False)
-    return list(model.encoder.parameters()) + list(model.code_predictor.parameters())
 
 
 def prepare_stage(cfg: TrainConfig, device: torch.device):
@@ -93,7 +110,9 @@ def sample_fidelity(batch_size: int, generator: torch.Generator, full: float, ze
     """Per-face fidelity weights: 1 with probability `full`, 0 with `zero`, else uniform in (0, 1)."""
     draw = torch.rand(batch_size, generator=generator)
     uniform = torch.rand(batch_size, generator=generator)
-    w = torch.where(draw < full, torch.ones_like(draw), torch.where(draw < full + zero, torch.zeros_like(draw), uniform))
+    w = torch.where(
+        draw < full, torch.ones_like(draw), torch.where(draw < full + zero, torch.zeros_like(draw), uniform)
+    )
     return w.view(-1, 1, 1, 1)
 
 
@@ -106,19 +125,30 @@ def stage_one_encoder(cfg: TrainConfig, model: IQPFR, device: torch.device) -> t
     return copy.deepcopy(source.encoder).eval().requires_grad_(False)
 
 
-def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = False,
-                      max_minutes: float | None = None, show_progress: bool = True) -> Path:
+def train_transformer(
+    cfg: TrainConfig,
+    device: torch.device,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    show_progress: bool = True,
+) -> Path:
     seed_everything(cfg.seed)
     if not cfg.init_weights:
         raise ValueError("this stage needs init_weights: the Stage I weights file")
     model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
     if cfg.model.get("quality_fusion") and not model.cfg.quality_fusion:
         model = with_quality_fusion(model)
-    faces, held_out = training_faces(cfg, model.cfg.image_size)
+    faces, _held_out = training_faces(cfg, model.cfg.image_size)
     soft_share = float(cfg.loss.get("soft_targets", 0.0))
-    dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed,
-                          photometric=PhotometricConfig(), mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
-                          soft_targets=SoftTargetConfig(probability=soft_share) if soft_share > 0 else None)
+    dataset = FaceDataset(
+        faces,
+        model.cfg.image_size,
+        degradation=DegradationConfig(),
+        seed=cfg.seed,
+        photometric=PhotometricConfig(),
+        mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
+        soft_targets=SoftTargetConfig(probability=soft_share) if soft_share > 0 else None,
+    )
     loader = make_loader(dataset, cfg)
     target_encoder = stage_one_encoder(cfg, model, device)
     model.train()
@@ -127,22 +157,36 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
     decoder_base = [p for n, p in model.decoder.named_parameters() if not n.startswith("fusion.")]
     fusion_quality = [p for n, p in model.decoder.fusion.named_parameters() if n.endswith(".quality.weight")]
     fusion_rest = [p for n, p in model.decoder.fusion.named_parameters() if not n.endswith(".quality.weight")]
-    groups = [{"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters()) + fusion_rest},
-              {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))}]
-    if fusion_quality:    # per-bin terms start at zero and get few samples per bin: a faster rate
-        groups.append({"params": fusion_quality,
-                       "lr": cfg.learning_rate * float(cfg.loss.get("quality_fusion_lr_scale", 1.0))})
+    groups: list[dict[str, Any]] = [
+        {"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters()) + fusion_rest},
+        {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))},
+    ]
+    if fusion_quality:  # per-bin terms start at zero and get few samples per bin: a faster rate
+        groups.append(
+            {"params": fusion_quality, "lr": cfg.learning_rate * float(cfg.loss.get("quality_fusion_lr_scale", 1.0))}
+        )
     optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
     adversarial = Adversary(cfg, device)
     modules = {"model": model, **adversarial.modules()}
     start, extra = load_state(run_dir, modules, optimizer, loader) if resume else (0, {})
     adversarial.load(extra)
-    weights = {"feature": 1.0, "ce": 0.5, "image": 1.0, "l1": 1.0, "edge": 0.5, "ssim": 0.5, "frequency": 1.0,
-               **cfg.loss}
+    weights = {
+        "feature": 1.0,
+        "ce": 0.5,
+        "image": 1.0,
+        "l1": 1.0,
+        "edge": 0.5,
+        "ssim": 0.5,
+        "frequency": 1.0,
+        **cfg.loss,
+    }
     fidelity_draws = torch.Generator().manual_seed(cfg.seed + start)
-    usage = UsageMeter({"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes},
-                       window=cfg.log_every)
+    usage = UsageMeter(
+        {"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes}, window=cfg.log_every
+    )
+    last_layer = model.decoder.blocks[-1]  # the adversarial term is weighted at the decoder's output conv
+    assert isinstance(last_layer, torch.nn.Conv2d)
 
     def step(batch: dict) -> dict:
         clean, degraded = batch["clean"].to(device), batch["degraded"].to(device)
@@ -155,33 +199,55 @@ def train_transformer(cfg: TrainConfig, device: torch.device, resume: bool = Fal
             prediction = model.predict_codes(encoded.features, prior)
             with torch.no_grad():
                 codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
-            fidelity = sample_fidelity(clean.shape[0], fidelity_draws, float(cfg.loss.get("fidelity_full", 0.5)),
-                                       float(cfg.loss.get("fidelity_zero", 0.15))).to(device)
+            fidelity = sample_fidelity(
+                clean.shape[0],
+                fidelity_draws,
+                float(cfg.loss.get("fidelity_full", 0.5)),
+                float(cfg.loss.get("fidelity_zero", 0.15)),
+            ).to(device)
             output = model.decode(codes, encoded, fidelity, prior)
         feature = F.mse_loss(prediction.conditioned_features.float(), target_features)
-        ce = (model.common_codebook.index_loss(prediction.common_logits.float(), target_common)
-              + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq))
+        ce = model.common_codebook.index_loss(
+            prediction.common_logits.float(), target_common
+        ) + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq)
         image, terms = reconstruction_losses(output, clean, weights)
         image = weights["image"] * image
-        generator_term, gan_logs = adversarial.generator_loss(output, image, model.decoder.blocks[-1].weight)
+        generator_term, gan_logs = adversarial.generator_loss(output, image, last_layer.weight)
         loss = weights["feature"] * feature + weights["ce"] * ce + image + generator_term
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         gan_logs.update(adversarial.train_discriminator(clean, output.detach()))
         usage.add(common=prediction.common_indices, hq=prediction.hq_indices)
-        return {"feature": feature.item(), "ce": ce.item(), "l1": terms["l1"].item(),
-                "ssim": 1 - terms["ssim"].item(),
-                "accuracy": (prediction.common_indices == target_common).float().mean().item(),
-                **gan_logs, **usage.summary()}
+        return {
+            "feature": feature.item(),
+            "ce": ce.item(),
+            "l1": terms["l1"].item(),
+            "ssim": 1 - terms["ssim"].item(),
+            "accuracy": (prediction.common_indices == target_common).float().mean().item(),
+            **gan_logs,
+            **usage.summary(),
+        }
 
     def checkpoint(iteration: int) -> None:
         save_state(run_dir, iteration, modules, optimizer, extra=adversarial.state(), loader=loader)
-        counts = ({"finetune_iterations": [*info.metadata.get("finetune_iterations", []), iteration]}
-                  if cfg.codebook_weights else {"stage_II_iterations": iteration})
-        save_checkpoint(model, cfg.resolve(cfg.output_weights), trained=True, metadata={
-            **info.metadata, "stage": "II", **counts,
-            "stage_II_batch_size": cfg.batch_size, "codebook_usage_stage_II_predicted": usage.summary()})
+        counts = (
+            {"finetune_iterations": [*info.metadata.get("finetune_iterations", []), iteration]}
+            if cfg.codebook_weights
+            else {"stage_II_iterations": iteration}
+        )
+        save_checkpoint(
+            model,
+            cfg.resolve(cfg.output_weights),
+            trained=True,
+            metadata={
+                **info.metadata,
+                "stage": "II",
+                **counts,
+                "stage_II_batch_size": cfg.batch_size,
+                "codebook_usage_stage_II_predicted": usage.summary(),
+            },
+        )
 
     StepLoop(cfg, start, checkpoint, max_minutes, show_progress).run(endless(loader), step)
     return cfg.resolve(cfg.output_weights)
@@ -199,8 +265,11 @@ class Adversary:
         self.steps = 0
         self.augment_draws = torch.Generator().manual_seed(cfg.seed + 7)
         self.discriminator = PatchDiscriminator().to(device).train() if self.base > 0 else None
-        self.optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9))
-                          if self.discriminator is not None else None)
+        self.optimizer = (
+            torch.optim.Adam(self.discriminator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9))
+            if self.discriminator is not None
+            else None
+        )
 
     def modules(self) -> dict:
         return {"discriminator": self.discriminator} if self.discriminator is not None else {}
@@ -215,8 +284,9 @@ class Adversary:
             self.optimizer.load_state_dict(extra["discriminator_optimizer"])
             self.steps = int(extra.get("adversary_steps", 0))
 
-    def generator_loss(self, output: torch.Tensor, reconstruction: torch.Tensor,
-                       last_layer: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def generator_loss(
+        self, output: torch.Tensor, reconstruction: torch.Tensor, last_layer: torch.Tensor
+    ) -> tuple[torch.Tensor, dict]:
         if self.discriminator is None or self.steps < self.start:
             return output.new_zeros(()), {}
         self.discriminator.requires_grad_(False)
@@ -228,7 +298,7 @@ class Adversary:
         return weight * adversarial, {"g_adv": adversarial.item(), "adv_weight": weight.item()}
 
     def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
-        if self.discriminator is None:
+        if self.discriminator is None or self.optimizer is None:  # (both or neither)
             return {}
         self.steps += 1
         with autocast(self.cfg, self.device):

@@ -17,15 +17,20 @@ from app.training.stage_transformer import train_transformer
 StageFunction = Callable[[TrainConfig, torch.device, bool, "float | None", bool], Path]
 
 STAGES: dict[str, StageFunction] = {
-    "codebook": train_codebook,          # Stage I: dual-codebook autoencoder on clean faces
-    "transformer": train_transformer,    # Stage II: quality-conditioned code prediction + fidelity path
-    "quality": train_quality,            # Stage III: discrete quality optimisation
+    "codebook": train_codebook,  # Stage I: dual-codebook autoencoder on clean faces
+    "transformer": train_transformer,  # Stage II: quality-conditioned code prediction + fidelity path
+    "quality": train_quality,  # Stage III: discrete quality optimisation
 }
 assert tuple(STAGES) == STAGE_NAMES
 
 
-def run_stage(cfg: TrainConfig, device: torch.device, resume: bool = False, max_minutes: float | None = None,
-              show_progress: bool = True) -> Path:
+def run_stage(
+    cfg: TrainConfig,
+    device: torch.device,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    show_progress: bool = True,
+) -> Path:
     """Run the stage the config names, after saving the whole config beside its checkpoints."""
     if cfg.stage not in STAGES:
         raise TrainingSetupError(f"Unknown training stage '{cfg.stage}'; the stages are {', '.join(STAGES)}.")

@@ -1,0 +1,245 @@
+"""The controls under the photos: the model picker, the target-quality slider and the second slider (fidelity
+for IQPFR and CodeFormer, strength for GFPGAN/RestoreFormer), each with what its ends mean and its value.
+
+The quality slider has one step per quality bin of the model: IQPFR turns the score s into bin floor(bins·s)
+and the Transformer (and the decoder's fusion) see only the bin, so scores within a bin give the same result.
+Each step is the lowest score of its bin (0.0, 0.1 … 0.9 for 10 bins). A click on a slider's track moves the
+handle there (not a page at a time).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QProxyStyle, QSlider, QStyle, QWidget
+
+from app.gui.model_picker import SliderTexts, second_slider_texts
+from app.gui.worker import ModelReady
+from app.model import IQPFRConfig
+from app.model.checkpoint import DEFAULT_FIDELITY
+from app.model.transformer import quality_to_bin
+from app.pipeline import DEFAULT_QUALITY
+
+DEFAULT_QUALITY_BINS = IQPFRConfig().quality_bins  # until the model says how many it has
+SECOND_SLIDER_STEPS = 100
+QUALITY_TITLE = "Target quality"
+QUALITY_ENDS = ("Lower", "Higher")
+FIDELITY_TEXTS = SliderTexts(
+    "Fidelity",
+    "More restoration",
+    "Closer to original",
+    'How closely the result keeps the photo\'s own face: towards "More restoration" the model redraws it from '
+    'what it learned (0), towards "Closer to original" it keeps the photo\'s structure and identity (1).',
+)
+NO_FIDELITY_TOOLTIP = (
+    "This model's weights have no fidelity control (an older weights format), so the fidelity has no effect."
+)
+_QUALITY_WORDS = ((0.2, "very low"), (0.4, "low"), (0.6, "medium"), (0.8, "high"), (1.01, "very high"))
+
+
+def quality_for_step(step: int, bins: int) -> float:
+    """The score a slider step sends: the lowest score the model puts in bin `step` (k / bins; nudged up by a
+    hair where float32 rounding would put k / bins in the bin below)."""
+    for value in (step / bins, (step + 1e-3) / bins):
+        if int(quality_to_bin(value, bins)) == step:
+            return value
+    raise ValueError(f"no score maps to bin {step} of {bins}")
+
+
+def step_for_quality(quality: float, bins: int) -> int:
+    """The slider step (= the model's bin) of a score."""
+    return int(quality_to_bin(quality, bins))
+
+
+def quality_words(quality: float) -> str:
+    """'0.90 · very high quality target'."""
+    words = next(words for limit, words in _QUALITY_WORDS if quality < limit)
+    return f"{quality:.2f} · {words} quality target"
+
+
+def quality_tooltip(bins: int) -> str:
+    return (
+        f"The target quality score (0 = worst, 1 = best) that the IQPFR Transformer is conditioned on: it "
+        f"predicts the face it learned for faces rated at that quality. The model tells {bins} levels apart "
+        f"(steps of {1 / bins:.2f}: every score from {quality_for_step(bins - 1, bins):.2f} to 1 gives the same "
+        "result), so the slider has one step per level."
+    )
+
+
+class _JumpStyle(QProxyStyle):
+    """The application's style, except that a left click on a slider's track moves the handle there."""
+
+    def styleHint(self, hint, option=None, widget=None, return_data=None):  # noqa: N802 - Qt naming
+        if hint == QStyle.StyleHint.SH_Slider_AbsoluteSetButtons:
+            return Qt.MouseButton.LeftButton.value
+        return super().styleHint(hint, option, widget, return_data)
+
+
+class JumpSlider(QSlider):
+    """A horizontal QSlider that jumps to where its track is clicked (and can be dragged from there)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self._style = _JumpStyle()  # kept: a widget does not own the style it is given
+        self._style.setParent(self)
+        self.setStyle(self._style)
+
+
+def _label(text: str = "", width_of: str = "") -> QLabel:
+    label = QLabel(text)
+    if width_of:  # the value labels keep their width, so the sliders do not jump as the text changes
+        label.setMinimumWidth(label.fontMetrics().horizontalAdvance(width_of) + 4)
+    return label
+
+
+class ControlsPanel(QWidget):
+    """Model picker (when there is one), target quality and fidelity/strength; `settings_changed` fires on every
+    move of either slider by the user (the window debounces it)."""
+
+    settings_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ready: ModelReady | None = None
+        self._bins = DEFAULT_QUALITY_BINS
+
+        self.quality_title = _label(QUALITY_TITLE)
+        self.quality_low, self.quality_high = _label(QUALITY_ENDS[0]), _label(QUALITY_ENDS[1])
+        self.quality_slider = JumpSlider()
+        self.quality_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.quality_slider.setTickInterval(1)
+        self.quality_slider.setPageStep(1)
+        self.quality_label = _label(width_of=quality_words(0.0))
+        self._set_bins(DEFAULT_QUALITY_BINS, DEFAULT_QUALITY)
+        self.quality_slider.valueChanged.connect(self._on_quality_moved)
+
+        self.fidelity_title = _label(FIDELITY_TEXTS.title)
+        self.fidelity_left, self.fidelity_right = _label(FIDELITY_TEXTS.left), _label(FIDELITY_TEXTS.right)
+        self.fidelity_slider = JumpSlider()
+        self.fidelity_slider.setRange(0, SECOND_SLIDER_STEPS)
+        self.fidelity_slider.setPageStep(SECOND_SLIDER_STEPS // 10)
+        self.fidelity_slider.setValue(round(DEFAULT_FIDELITY * SECOND_SLIDER_STEPS))
+        self.fidelity_slider.valueChanged.connect(self._on_second_moved)
+        self.fidelity_label = _label(width_of="0.00 (default)")
+        for widget in self._second_widgets():
+            widget.setToolTip("Loading the model…")
+            widget.setEnabled(False)  # until the model says whether it has a fidelity path
+
+        self.model_title = _label("Model")
+        self.model_title.hide()
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(4, 2, 4, 2)
+        self._grid.setColumnStretch(2, 1)
+        self._grid.addWidget(self.model_title, 0, 0)
+        for row, widgets in ((1, self._quality_widgets()), (2, self._second_widgets())):
+            for column, widget in enumerate(widgets):
+                self._grid.addWidget(widget, row, column)
+        for label in (self.quality_low, self.fidelity_left):
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._update_quality_label()
+        self._update_second_label()
+
+    def _quality_widgets(self) -> tuple[QWidget, ...]:
+        return self.quality_title, self.quality_low, self.quality_slider, self.quality_high, self.quality_label
+
+    def _second_widgets(self) -> tuple[QWidget, ...]:
+        return self.fidelity_title, self.fidelity_left, self.fidelity_slider, self.fidelity_right, self.fidelity_label
+
+    def set_model_picker(self, picker: QWidget) -> None:
+        """Show the model picker above the sliders."""
+        self.model_title.show()
+        self._grid.addWidget(picker, 0, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+
+    # ------------------------------------------------------------------ values
+    @property
+    def quality_bins(self) -> int:
+        return self._bins
+
+    @property
+    def quality(self) -> float:
+        return quality_for_step(self.quality_slider.value(), self._bins)
+
+    def set_quality(self, quality: float) -> None:
+        """Put the slider on the step of `quality` (a programme's change: `settings_changed` is not emitted)."""
+        self.quality_slider.blockSignals(True)
+        self.quality_slider.setValue(step_for_quality(quality, self._bins))
+        self.quality_slider.blockSignals(False)
+        self._update_quality_label()
+
+    @property
+    def second_value(self) -> float:
+        """The fidelity (IQPFR, CodeFormer) or strength (GFPGAN, RestoreFormer) slider's value, 0..1."""
+        return self.fidelity_slider.value() / SECOND_SLIDER_STEPS
+
+    def set_second_value(self, value: float) -> None:
+        self.fidelity_slider.blockSignals(True)
+        self.fidelity_slider.setValue(round(value * SECOND_SLIDER_STEPS))
+        self.fidelity_slider.blockSignals(False)
+        self._update_second_label()
+
+    def _set_bins(self, bins: int, quality: float) -> None:
+        self._bins = bins
+        self.quality_slider.blockSignals(True)
+        self.quality_slider.setRange(0, bins - 1)
+        self.quality_slider.setValue(step_for_quality(quality, bins))
+        self.quality_slider.blockSignals(False)
+        for widget in self._quality_widgets():
+            widget.setToolTip(quality_tooltip(bins))
+
+    # ------------------------------------------------------------------ the model
+    def show_model(self, ready: ModelReady, remembered_second: float | None = None) -> None:
+        """Set the sliders up for what they mean with this model: IQPFR's quality steps and fidelity (disabled for
+        weights without a fidelity path), or a public model's own second slider (its quality slider disabled).
+        The second slider starts at `remembered_second` when given, else at the model's default."""
+        self._ready = ready
+        descriptor = ready.descriptor
+        texts = second_slider_texts(descriptor)
+        has_quality = texts is None
+        if descriptor is not None and descriptor.quality_bins:
+            self._set_bins(descriptor.quality_bins, self.quality)
+        for widget in self._quality_widgets():
+            widget.setEnabled(has_quality)
+            if not has_quality:
+                name = descriptor.architecture if descriptor is not None else "This model"
+                widget.setToolTip(f"{name} has no quality score; this slider is for IQPFR.")
+        if texts is None:
+            texts = (
+                FIDELITY_TEXTS
+                if ready.has_fidelity
+                else SliderTexts(FIDELITY_TEXTS.title, FIDELITY_TEXTS.left, FIDELITY_TEXTS.right, NO_FIDELITY_TOOLTIP)
+            )
+        start = remembered_second if remembered_second is not None and ready.has_second_slider else None
+        self.set_second_value(ready.second_slider_default if start is None else start)
+        for widget, text in (
+            (self.fidelity_title, texts.title),
+            (self.fidelity_left, texts.left),
+            (self.fidelity_right, texts.right),
+        ):
+            widget.setText(text)
+        for widget in self._second_widgets():
+            widget.setToolTip(texts.tooltip)
+            widget.setEnabled(ready.has_second_slider)
+        self._update_quality_label()
+        self._update_second_label()
+
+    # ------------------------------------------------------------------ moves and labels
+    def _on_quality_moved(self, _value: int) -> None:
+        self._update_quality_label()
+        self.settings_changed.emit()
+
+    def _on_second_moved(self, _value: int) -> None:
+        self._update_second_label()
+        self.settings_changed.emit()
+
+    def _update_quality_label(self) -> None:
+        self.quality_label.setText(quality_words(self.quality))
+
+    def _update_second_label(self) -> None:
+        ready = self._ready
+        if ready is not None and not ready.has_second_slider:
+            self.fidelity_label.setText("n/a")
+            return
+        is_default = (
+            ready is not None
+            and round(ready.second_slider_default * SECOND_SLIDER_STEPS) == self.fidelity_slider.value()
+        )
+        self.fidelity_label.setText(f"{self.second_value:.2f}" + (" (default)" if is_default else ""))

@@ -1,0 +1,142 @@
+"""Make the README's screenshots of the real window from a public-domain photo.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
+
+The photo is scikit-image's astronaut (Eileen Collins, NASA; public domain), shrunk, blurred and saved as a
+low-quality JPEG so there is something to restore; nothing from ../shared is used. The window goes through
+the same start-up as `iqpfr-studio` with the installed default model on the CPU (views are chosen through
+the window's own menu actions), and settings go to a
+temporary folder (the user's own settings are neither read nor changed). Each screenshot is the window (or a
+dialog) rendered by Qt: the empty window, side by side, the split view, the face zoomed in, the batch dialog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+POLL_MS = 200
+WINDOW_SIZE = (1400, 860)
+
+
+def degraded_astronaut(folder: Path) -> Path:
+    """The astronaut photo, made worse the way old web photos are: blurred, noisy, JPEG quality 30."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    blurred = cv2.GaussianBlur(data.astronaut(), (0, 0), 1.6)
+    noisy = np.clip(blurred + np.random.default_rng(7).normal(0, 5, blurred.shape), 0, 255).astype(np.uint8)
+    path = folder / "astronaut.jpg"
+    Image.fromarray(noisy).save(path, quality=30)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the restored photo")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="iqpfr-screenshots-"))
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["IQPFR_CACHE_DIR"] = str(work / "cache")
+
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    app = QApplication(sys.argv[:1])
+    from app.gui.main import parse_args, start_app
+
+    photo = degraded_astronaut(work)
+    app, window = start_app(parse_args(["--device", "cpu", "--model", "iqpfr"]))
+    window.resize(*WINDOW_SIZE)
+    clock = QElapsedTimer()
+    clock.start()
+    failures: list[str] = []
+
+    def shoot(widget, name: str) -> None:
+        app.processEvents()
+        path = args.out / name
+        if not widget.grab().save(str(path)):
+            failures.append(f"could not save {path}")
+        print(f"Screenshot: {path}", flush=True)
+
+    def restored() -> bool:
+        result = window.last_restored
+        return result is not None and result.face_count > 0
+
+    def trigger(text: str) -> None:
+        from PySide6.QtGui import QAction
+
+        matching = [a for a in window.findChildren(QAction) if a.text().replace("&", "").startswith(text)]
+        if not matching:
+            failures.append(f"no menu action '{text}'")
+            return
+        matching[0].trigger()
+
+    def face_box():
+        return window.last_prepared.boxes[0]
+
+    def empty_window() -> None:
+        shoot(window, "empty-window.png")
+        window.add_photos([photo])
+
+    def side_by_side() -> None:
+        trigger("Side by side")
+        shoot(window, "side-by-side.png")
+
+    def split_view() -> None:
+        trigger("Split")
+        window.compare.set_divider(0.5)
+        shoot(window, "split-view.png")
+
+    def face_zoomed() -> None:
+        window.compare.zoom_to_box(face_box())
+        shoot(window, "face-zoomed.png")
+
+    def batch_dialog() -> None:
+        shoot(window.open_batch_dialog(str(work)), "batch-dialog.png")
+
+    always: Callable[[], bool] = lambda: True  # noqa: E731 - a step that waits for nothing
+    steps: list[tuple[Callable[[], bool], Callable[[], None]]] = [
+        (lambda: window.model_ready is not None, empty_window),
+        (restored, side_by_side),
+        (always, split_view),
+        (always, face_zoomed),
+        (always, batch_dialog),
+    ]
+
+    def advance() -> None:
+        if not steps:
+            timer.stop()
+            window.close()  # idle dialogs close with it
+            return
+        ready, act = steps[0]
+        if ready():
+            steps.pop(0)
+            act()
+        elif clock.elapsed() > args.timeout * 1000:
+            failures.append(f"timed out waiting for step {len(steps)} from the end")
+            steps.clear()
+
+    timer = QTimer(interval=POLL_MS)
+    timer.timeout.connect(advance)
+    timer.start()
+    app.exec()
+    for failure in failures:
+        print(f"Screenshots failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
