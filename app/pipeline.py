@@ -44,6 +44,7 @@ DEFAULT_QUALITY = 0.9
 FACE_CHUNK = 8  # faces that go through the restorer together
 CACHED_FACES = 64  # faces whose restorer input and per-photo work are kept between slider moves
 SAME_FACE_OVERLAP = 0.5  # a face added by hand that overlaps a found one this much (IoU) is that face
+DEFAULT_PREVIEW_PIXELS = 8_000_000  # the window's smallest preview: a 2 MP screen shows the photo at 200 %
 StopCheck = Callable[[], bool]
 
 

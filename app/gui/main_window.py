@@ -33,8 +33,9 @@ from app.gui.photo_list import PhotoList
 from app.gui.photo_sources import RecentFilesMenu, clipboard_files, folder_photos, save_pasted_image
 from app.gui.settings_store import OPEN_FOLDER, SettingsStore
 from app.gui.threads import start_worker_thread
-from app.gui.worker import DEFAULT_PREVIEW_PIXELS, ModelReady, RestoreWorker, SharedRestorer
+from app.gui.worker import ModelReady, RestoreWorker, SharedRestorer
 from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image
+from app.pipeline import DEFAULT_PREVIEW_PIXELS
 from app.restorers.store import IQPFR_NAME
 from app.session import EditingSession, Failure, PhotoPrepared, PhotoRestored
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import DownloadCancelled, failure_message
-from app.gui.threads import finish_worker_thread
+from app.gui.threads import finish_worker_thread, start_worker_thread
 from app.paths import user_models_dir
 from app.restorers import catalogue
 from app.restorers.catalogue import CatalogueEntry
@@ -248,17 +248,14 @@ class ModelManagerDialog(QDialog):
 
     # ------------------------------------------------------------------ worker thread
     def _start(self, work: Callable[[ModelJob], str], message: str, cancellable: bool) -> None:
-        self._thread = QThread(self)
         self._job = ModelJob(work)
-        self._job.moveToThread(self._thread)
-        self._thread.started.connect(self._job.run)
         self._job.progress.connect(self._on_progress)
         self._job.finished.connect(self._on_finished)
         self.status.setText(message)
         self.progress.show()
         self.cancel_button.setVisible(cancellable)
         self._update_buttons()
-        self._thread.start()
+        self._thread = start_worker_thread(self._job, self, self._job.run)
 
     def _on_progress(self, done: int, total: int | None) -> None:
         if total:

@@ -26,12 +26,18 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app.errors import StudioError, failure_message
 from app.model import ModelInfo
 from app.photo_io import load_photo, to_rgb8
-from app.pipeline import FaceRestorer, PreparedPhoto, RestoredFaces, Stopped, compose, preview_pixels
+from app.pipeline import (
+    DEFAULT_PREVIEW_PIXELS,
+    FaceRestorer,
+    PreparedPhoto,
+    RestoredFaces,
+    Stopped,
+    compose,
+    preview_pixels,
+)
 from app.quality import QualityScore, QualityScorer
 from app.restorers import DEFAULT_STRENGTH, RestorerDescriptor
 from app.session import MODEL_REQUEST, Box, EditingSession, PhotoPrepared, PhotoRestored, scaled_box
-
-DEFAULT_PREVIEW_PIXELS = 8_000_000  # a preview this large lets a 4 MP screen show the photo at 200 %
 
 log = logging.getLogger(__name__)
 

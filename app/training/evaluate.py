@@ -36,7 +36,6 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from app.errors import QualityMetricError
-from app.image_tensors import images_to_tensor, tensor_to_images
 from app.metrics import (
     COLOUR_BLUR_SIGMA_128,
     GREY_CHROMA,
@@ -49,6 +48,7 @@ from app.metrics import (
 from app.model import IQPFR, load_checkpoint
 from app.pipeline import DEFAULT_QUALITY
 from app.quality import QualityScorer
+from app.restorers.iqpfr_network import iqpfr_descriptor
 from app.training.config import TrainConfig
 from app.training.data import list_faces, load_face, split
 from app.training.degradation import DegradationConfig, degrade
@@ -110,12 +110,13 @@ def run_model(
     model: IQPFR, faces: list[np.ndarray], settings: list[Setting], device: torch.device, batch_size: int = BATCH_SIZE
 ) -> dict[Setting, list[np.ndarray]]:
     """Outputs at every setting; the encoder runs once per face (batched), like the app's slider."""
+    descriptor = iqpfr_descriptor(model)  # the app's image <-> tensor contract for this model
     outputs: dict[Setting, list[np.ndarray]] = {s: [] for s in settings}
     for start in range(0, len(faces), batch_size):
-        encoded = model.encode(images_to_tensor(faces[start : start + batch_size], device))
+        encoded = model.encode(descriptor.to_tensor(faces[start : start + batch_size], device))
         for setting in settings:
             image = model.restore_from_features(encoded, setting.quality, setting.fidelity or 0.0).image
-            outputs[setting] += tensor_to_images(image)
+            outputs[setting] += descriptor.to_images(image)
     return outputs
 
 
@@ -136,10 +137,11 @@ def reconstruct_faces(
     model: IQPFR, faces: list[np.ndarray], device: torch.device, batch_size: int = BATCH_SIZE
 ) -> list[np.ndarray]:
     """Decode the nearest codes of the *clean* face (the codebook's reconstruction bound)."""
+    descriptor = iqpfr_descriptor(model)
     out = []
     for start in range(0, len(faces), batch_size):
-        features = model.encode(images_to_tensor(faces[start : start + batch_size], device)).features
-        out += tensor_to_images(model.decode_codes(*model.nearest_codes(features)))
+        features = model.encode(descriptor.to_tensor(faces[start : start + batch_size], device)).features
+        out += descriptor.to_images(model.decode_codes(*model.nearest_codes(features)))
     return out
 
 
@@ -296,7 +298,7 @@ def evaluate(
         progress(f"[{time.perf_counter() - started:6.1f}s] {message}")
 
     model, info = load_checkpoint(weights, device)
-    size = model.cfg.image_size
+    size = iqpfr_descriptor(model).face_size
     default, settings = model_settings(model, info.default_fidelity)
     models = [(model, "IQPFR", default, settings)]
     previous_info = None
