@@ -8,6 +8,7 @@ from torch import nn
 
 from app.model.config import IQPFRConfig
 from app.model.layers import Downsample, ResBlock, SelfAttention2d, Upsample, group_norm
+from app.model.spikes import SpikeRepair, repair_spikes
 
 
 def _add_levels(
@@ -101,7 +102,11 @@ class FidelityFusion(nn.Module):
 
 class Decoder(nn.Module):
     """Quantised feature map (+ encoder level features and a fidelity weight) → image in [-1, 1]
-    (not clamped). Fusion happens at the end of each level listed in `cfg.fidelity_scales`."""
+    (not clamped). Fusion happens at the end of each level listed in `cfg.fidelity_scales`.
+    `spike_repair` (set from the weights' metadata, off by default): in eval mode, given the input faces as
+    `reference`, the head repairs activation spikes that render off-colour (`app.model.spikes`)."""
+
+    spike_repair: SpikeRepair | None = None
 
     def __init__(self, cfg: IQPFRConfig) -> None:
         super().__init__()
@@ -128,12 +133,16 @@ class Decoder(nn.Module):
         skips: dict[int, torch.Tensor] | None = None,
         fidelity: float | torch.Tensor = 0.0,
         quality_bins: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
     ) -> torch.Tensor:
         fused_skips = skips if len(self.fusion) > 0 and (torch.is_tensor(fidelity) or fidelity > 0) else None
+        repair = self.spike_repair if reference is not None and not self.training else None
         for index, block in enumerate(self.blocks):
             if fused_skips is not None and (isinstance(block, Upsample) or index == self.head_start):
                 key = str(z.shape[-1])
                 if key in self.fusion:
                     z = self.fusion[key](z, fused_skips[z.shape[-1]], fidelity, quality_bins)
+            if repair is not None and reference is not None and index == self.head_start:
+                return repair_spikes(z, block, self.blocks[index + 1 :], reference, repair)
             z = block(z)
         return z

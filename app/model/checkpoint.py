@@ -12,6 +12,7 @@ from app.errors import CheckpointError
 from app.fileutil import atomic_target
 from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
+from app.model.spikes import SpikeRepair
 
 FORMAT_NAME = "iqpfr-studio-weights"
 FORMAT_VERSION = 2
@@ -106,8 +107,13 @@ def load_checkpoint(
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({short_reason(exc)}).") from exc
+    metadata = dict(payload.get("metadata", {}))
+    try:
+        model.decoder.spike_repair = SpikeRepair.from_metadata(metadata)
+    except ValueError as exc:
+        raise CheckpointError(f"'{path.name}' is not a valid model file: {exc}.") from exc
     model.to(device).eval()
-    return model, ModelInfo(str(path), bool(payload.get("trained", False)), dict(payload.get("metadata", {})))
+    return model, ModelInfo(str(path), bool(payload.get("trained", False)), metadata)
 
 
 def short_reason(exc: Exception, limit: int = 160) -> str:

@@ -34,12 +34,17 @@ def _swap_low_frequencies(output: torch.Tensor, source: torch.Tensor, sigma: flo
     return output - gaussian_blur(output, sigma) + gaussian_blur(source, sigma)
 
 
+def to_ycbcr(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB → (B, 3, H, W) Y, Cb, Cr (same value range)."""
+    return torch.einsum("ij,bjhw->bihw", _TO_YCBCR.to(images.device, images.dtype), images)
+
+
 def keep_input_tone(output: torch.Tensor, source: torch.Tensor, luma_sigma: float, chroma_sigma: float) -> torch.Tensor:
     """Images in [-1, 1], (B, 3, H, W): `output`'s luminance detail over the low-frequency luminance
     (below `luma_sigma`) of `source`, with `source`'s chroma smoothed by `chroma_sigma`."""
     matrix = _TO_YCBCR.to(output.device, output.dtype)
-    out_ycc = torch.einsum("ij,bjhw->bihw", matrix, output)
-    src_ycc = torch.einsum("ij,bjhw->bihw", matrix, source)
+    out_ycc = to_ycbcr(output)
+    src_ycc = to_ycbcr(source)
     luma = _swap_low_frequencies(out_ycc[:, :1], src_ycc[:, :1], luma_sigma)
     chroma = gaussian_blur(src_ycc[:, 1:], chroma_sigma)
     return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(matrix), torch.cat([luma, chroma], 1))

@@ -90,12 +90,15 @@ class IQPFR(nn.Module):
     ) -> torch.Tensor:
         """Decoder over fused code features; with `encoded` and fidelity w > 0 the encoder's level
         features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained), modulated
-        by the quality bin when the model has `quality_fusion`."""
+        by the quality bin when the model has `quality_fusion`. The input faces in `encoded` let the decoder
+        repair its activation spikes when the weights ask for it (`Decoder.spike_repair`)."""
         bins = None
         if quality is not None and self.cfg.quality_fusion:
             bins = quality_to_bin(quality, self.cfg.quality_bins).to(codes.device)
             bins = bins.expand(codes.shape[0]) if bins.ndim == 0 else bins
-        return self.decoder(codes, encoded.skips if encoded is not None else None, fidelity, bins)
+        if encoded is None:
+            return self.decoder(codes, None, fidelity, bins)
+        return self.decoder(codes, encoded.skips, fidelity, bins, encoded.images)
 
     def decode_codes(
         self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
