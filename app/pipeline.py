@@ -48,6 +48,11 @@ DEFAULT_PREVIEW_PIXELS = 8_000_000  # the window's smallest preview: a 2 MP scre
 StopCheck = Callable[[], bool]
 
 
+def is_included(index: int, include: Collection[int] | None) -> bool:
+    """Whether face `index` is pasted back under `include` (face indices; None: every face)."""
+    return include is None or index in include
+
+
 class Stopped(Exception):
     """Work was stopped between two steps because `should_stop()` said so (a newer request, or closing)."""
 
@@ -114,7 +119,7 @@ class RestoredFaces:
     def photo(self, prepared: PreparedPhoto, include: Collection[int] | None = None) -> RestoredPhoto:
         """The full-resolution photo with the included faces (default: all) pasted back."""
         pixels = compose(prepared, self.faces, include)
-        restored = [face for index, face in enumerate(self.faces) if include is None or index in include]
+        restored = [face for index, face in enumerate(self.faces) if is_included(index, include)]
         return RestoredPhoto(
             prepared.photo.with_pixels(pixels),
             restored,
@@ -319,7 +324,7 @@ def compose(
     original, scale = (prepared.photo.pixels, 1.0) if max_pixels is None else preview_pixels(prepared, max_pixels)
     pixels = original.copy()
     for index, (face, restored) in enumerate(zip(prepared.faces, faces, strict=True)):
-        if include is None or index in include:
+        if is_included(index, include):
             inverse = face.aligned.inverse if scale == 1.0 else face.aligned.inverse * scale
             paste_face(pixels, restored, inverse, original=original)
     return pixels

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.convert import rgb_to_qimage
+from app.pipeline import is_included
 from app.quality import QualityScore
 from app.session import PhotoPrepared, PhotoRestored
 
@@ -195,7 +196,7 @@ class FaceStrip(QWidget):
             return
         for index, face in enumerate(result.face_images):
             score = result.face_scores[index] if index < len(result.face_scores) else None
-            card = FaceCard(index, face, score, include is None or index in include)
+            card = FaceCard(index, face, score, is_included(index, include))
             card.toggled.connect(self._on_card_toggled)
             card.activated.connect(self.face_activated)
             self._row.insertWidget(index, card)
@@ -222,7 +223,7 @@ class FaceStrip(QWidget):
     def set_include(self, include: frozenset[int] | None) -> None:
         """Tick the faces in `include` (None: all), without emitting include_changed."""
         for card in self.cards:
-            card.set_included(include is None or card.index in include)
+            card.set_included(is_included(card.index, include))
         self._update_summary()
 
     @property

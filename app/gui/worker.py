@@ -33,6 +33,7 @@ from app.pipeline import (
     RestoredFaces,
     Stopped,
     compose,
+    is_included,
     preview_pixels,
 )
 from app.quality import QualityScore, QualityScorer
@@ -262,13 +263,12 @@ class RestoreWorker(QObject):
             self._check_wanted(request_id)
             face = added.faces[-1]
             scores = [*shown.face_scores, *scorer.score_many([face.aligned.image])]
-            x0, y0, x1, y1 = (value * shown.preview_scale for value in face.detection.box)
             self._current, self._current_shown = (
                 added,
                 replace(
                     shown,
                     request_id=request_id,
-                    boxes=[*shown.boxes, (x0, y0, x1, y1)],
+                    boxes=[*shown.boxes, scaled_box(face.detection.box, shown.preview_scale)],
                     face_images=[*shown.face_images, face.aligned.image],
                     face_scores=scores,
                     before_score=mean_score(scores),
@@ -310,7 +310,7 @@ class RestoreWorker(QObject):
         preview = compose(prepared, faces.faces, included, self._preview_pixels)
         if not self._session.settings_wanted(request_id):
             raise Stopped  # superseded or closing
-        pasted = [index for index in range(len(faces.faces)) if included is None or index in included]
+        pasted = [index for index in range(len(faces.faces)) if is_included(index, included)]
         after = mean_score([scores[index] for index in pasted])
         self.restored.emit(
             PhotoRestored(
