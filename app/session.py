@@ -7,14 +7,15 @@ request stale, and a new quality/fidelity request makes older settings requests 
 slider moves or of photo clicks leads to one piece of work. Everything the worker reads is behind a lock;
 the results (`prepared`, `restored`) are read and written by the GUI thread only. `include` records the faces
 the user ticked; a face added by drawing a box around it comes back as a newer `PhotoPrepared` of the same photo
-and is ticked.
+and is ticked. Both are remembered per photo (`PhotoEdits`) while the app runs, so going back to a photo finds its
+added faces and its ticks as the user left them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -87,6 +88,15 @@ class PhotoRestored:
         return self.faces.photo(self.prepared, self.include)
 
 
+@dataclass(frozen=True)
+class PhotoEdits:
+    """What the user changed on a photo's faces: the boxes drawn around missed faces (photo pixels, in the order
+    added; they become faces n, n+1, … after the detector's n) and the faces pasted back (None: all)."""
+
+    added_boxes: tuple[Box, ...] = ()
+    include: frozenset[int] | None = None
+
+
 class Failure(Enum):
     """What a failed request was about, as far as the window is concerned."""
 
@@ -108,19 +118,33 @@ class EditingSession:
         self.prepared: PhotoPrepared | None = None  # GUI thread only
         self.restored: PhotoRestored | None = None  # GUI thread only
         self.include: frozenset[int] | None = None  # the faces to paste back (None: all); GUI thread only
+        self.shown_path: Path | None = None  # GUI thread only
+        self._edits: dict[Path, PhotoEdits] = {}  # GUI thread only
         self._add_face_requests: set[int] = set()  # GUI thread only
+        self._drawn_boxes: dict[int, Box] = {}  # add-face request id -> the box drawn (photo pixels); GUI thread only
 
     # ------------------------------------------------------------------ GUI thread: requests
-    def begin_open(self) -> int:
-        """A photo is being opened: forget the shown one; every older request becomes stale."""
+    def begin_open(self, path: Path | None = None) -> int:
+        """A photo is being opened: forget the shown one; every older request becomes stale. The faces to paste
+        back are the ones ticked when the photo was last shown (see `edits`)."""
         with self._lock:
             self._last_id += 1
             self._latest_open = self._latest_settings = self._last_id
         self.shown_photo_id = self._last_id
+        self.shown_path = path
         self.prepared = self.restored = None
-        self.include = None
+        self.include = self.edits(path).include if path is not None else None
         self._add_face_requests.clear()
+        self._drawn_boxes.clear()
         return self._last_id
+
+    def edits(self, path: Path) -> PhotoEdits:
+        """The user's changes to the faces of `path` since the app started (none: an empty PhotoEdits)."""
+        return self._edits.get(path, PhotoEdits())
+
+    def _remember(self, **changes) -> None:
+        if self.shown_path is not None:
+            self._edits[self.shown_path] = replace(self.edits(self.shown_path), **changes)
 
     def begin_settings(self) -> int | None:
         """New settings (quality, fidelity, faces) for the shown photo; None when no photo is ready."""
@@ -131,12 +155,15 @@ class EditingSession:
             self._latest_settings = self._last_id
         return self._last_id
 
-    def begin_add_face(self) -> int | None:
-        """A face to add to the shown photo (inside a box the user drew); None when no photo is ready. Like new
-        settings, it makes older settings requests stale (a restoration with the face follows it)."""
+    def begin_add_face(self, box: Box | None = None) -> int | None:
+        """A face to add to the shown photo, inside `box` (drawn by the user, in the preview's pixels); None when no
+        photo is ready. Like new settings, it makes older settings requests stale (a restoration with the face
+        follows it). The box is remembered for the photo once the face is found."""
         request_id = self.begin_settings()
         if request_id is not None:
             self._add_face_requests.add(request_id)
+            if box is not None and self.prepared is not None:
+                self._drawn_boxes[request_id] = self.prepared.photo_box(box)
         return request_id
 
     def include_faces(self, ticked: Collection[int]) -> None:
@@ -144,6 +171,7 @@ class EditingSession:
         ticked = frozenset(ticked)
         count = len(self.prepared.boxes) if self.prepared is not None else 0
         self.include = None if ticked >= frozenset(range(count)) else ticked
+        self._remember(include=self.include)
 
     def close(self) -> None:
         """The app is closing: every request is stale from now on."""
@@ -179,6 +207,11 @@ class EditingSession:
                 return False
             if self.include is not None:
                 self.include |= frozenset(range(len(self.prepared.boxes), len(result.boxes)))
+            drawn = self._drawn_boxes.get(result.request_id)
+            if drawn is not None and self.shown_path is not None:
+                self._remember(added_boxes=(*self.edits(self.shown_path).added_boxes, drawn), include=self.include)
+        elif self.include is not None:  # reopened: faces that were not found again cannot be ticked
+            self.include = frozenset(i for i in self.include if i < len(result.boxes))
         self.prepared = result
         return True
 

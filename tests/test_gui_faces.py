@@ -2,6 +2,7 @@
 worker's face work: per-face scores, ticking faces in or out without running the network again (and the saved
 photo following the ticks), adding a face from a box drawn on the preview."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,26 @@ def test_a_face_added_to_the_shown_photo_is_kept_and_included():
     session.begin_open()
     assert not session.accept_prepared(_prepared(add, 3))  # an add to a photo the user left
     assert session.classify_failure(add) is Failure.STALE
+
+
+def test_each_photo_keeps_its_added_faces_and_ticks_for_when_it_is_shown_again():
+    session = EditingSession()
+    first, second = Path("first.jpg"), Path("second.jpg")
+    opened = session.begin_open(first)
+    session.accept_prepared(replace(_prepared(opened, 2), preview_scale=0.5))
+    add = session.begin_add_face((20.0, 10.0, 40.0, 30.0))  # drawn on the half-size preview
+    session.accept_prepared(replace(_prepared(add, 3), preview_scale=0.5))
+    session.include_faces({0, 2})
+    assert session.edits(first).added_boxes == ((40.0, 20.0, 80.0, 60.0),)  # in the photo's pixels
+    assert session.edits(first).include == frozenset({0, 2})
+
+    session.begin_open(second)
+    assert session.include is None and session.edits(second).added_boxes == ()  # the other photo: untouched
+    session.begin_open(first)
+    assert session.include == frozenset({0, 2})  # as the user left it
+    session.accept_prepared(_prepared(session.shown_photo_id, 2))  # the added face was not found again
+    assert session.include == frozenset({0})
+    assert session.begin_add_face() is not None and session.edits(first).added_boxes == ((40.0, 20.0, 80.0, 60.0),)
 
 
 # ---------------------------------------------------------------------- the worker, on the test's thread
@@ -170,6 +191,20 @@ def test_a_face_drawn_on_the_preview_is_added_scored_and_restored(one_eyed, rest
     assert not np.array_equal(
         saved[face_region(full.faces[1].detection.box)], original[face_region(full.faces[1].detection.box)]
     )
+
+
+def test_a_photo_reopened_finds_the_faces_added_before_and_pastes_the_ones_ticked(one_eyed, restorer, blake_photo_path):
+    missed = restorer.prepare(load_photo(blake_photo_path)).faces[1].detection.box
+    drawn = (missed[0] - 10, missed[1] - 10, missed[2] + 10, missed[3] + 10)  # photo pixels
+    nowhere = (610.0, 380.0, 690.0, 455.0)  # a box without a face (the photo changed since, say)
+    recorder = Recorder(one_eyed)
+    request = recorder.session.begin_open(Path(blake_photo_path))
+    recorder.worker.open_photo(request, str(blake_photo_path), 0.5, None, (drawn, nowhere), frozenset({1}))
+    assert not recorder.failures, recorder.failures
+    prepared, restored = recorder.prepared[-1], recorder.restored[-1]
+    assert len(prepared.boxes) == 2 and np.allclose(prepared.boxes[1], missed, atol=6)
+    assert "A face you added to this photo was not found again." in prepared.notes
+    assert restored.include == frozenset({1}) and restored.face_count == 1 and restored.total_faces == 2
 
 
 def test_a_box_without_a_face_gives_the_message_and_changes_nothing(one_eyed, blake_photo_path):
@@ -373,3 +408,36 @@ def test_a_face_added_while_faces_are_left_out_ends_up_in_the_result(
     qtbot.waitUntil(lambda: window.last_restored.include == frozenset({1}), timeout=WAIT_MS)
     qtbot.wait(300)
     assert window.last_restored.include == frozenset({1}) and window.last_restored.face_count == 1
+
+
+def _shown(window) -> Path | None:
+    return window.last_prepared.path if window.last_prepared is not None else None
+
+
+def test_going_back_to_a_photo_shows_the_face_added_and_the_ticks_as_left(
+    qtbot, one_eyed_window, restorer, blake_photo_path, tmp_path
+):
+    window = one_eyed_window
+    other = tmp_path / "other.png"
+    save_photo(load_photo(blake_photo_path), other)
+    _open(qtbot, window, blake_photo_path)
+    missed = restorer.prepare(load_photo(blake_photo_path)).faces[1].detection.box
+    window._add_face_in_box(missed)  # as drawn on the before image (the preview is the whole photo here)
+    qtbot.waitUntil(lambda: len(window.face_strip.cards) == 2, timeout=WAIT_MS)
+    window.face_strip.cards[0].include_box.click()  # the face the detector found, left out
+    qtbot.waitUntil(lambda: window.last_restored.include == frozenset({1}), timeout=WAIT_MS)
+
+    window.add_photos([other])  # another photo shown …
+    qtbot.waitUntil(lambda: _shown(window) == other and window.last_restored is not None, timeout=WAIT_MS)
+    assert len(window.face_strip.cards) == 1 and window.session.include is None
+    window.select_photo(-1)  # … and back
+    qtbot.waitUntil(
+        lambda: (
+            _shown(window) == Path(blake_photo_path)
+            and window.last_restored is not None
+            and len(window.face_strip.cards) == 2
+        ),
+        timeout=WAIT_MS,
+    )
+    assert window.face_strip.included == frozenset({1}) and window.last_restored.include == frozenset({1})
+    assert "1 of 2 faces restored" in window.compare.after_caption

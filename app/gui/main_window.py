@@ -60,7 +60,8 @@ def preview_pixels_for_screen() -> int:
 
 
 class MainWindow(QMainWindow):
-    open_requested = Signal(int, str, float, object)  # request id, path, quality, fidelity (None: default)
+    open_requested = Signal(int, str, float, object, object, object)  # request id, path, quality, fidelity (None:
+    # default), the faces the user added to the photo before (boxes in photo pixels), the faces to paste (None: all)
     settings_requested = Signal(int, float, object, object)  # request id, quality, fidelity, faces (None: all)
     load_model_requested = Signal()
     add_face_requested = Signal(int, object, float, object, object)  # request id, box (preview px), quality,
@@ -334,14 +335,16 @@ class MainWindow(QMainWindow):
         if current is None:
             return
         self.banner.clear_photo_messages()  # messages about the photo left; those about added files stay
-        request_id = self.session.begin_open()  # older opens and restorations are now stale
+        path = Path(current.data(Qt.ItemDataRole.UserRole))
+        request_id = self.session.begin_open(path)  # older opens and restorations are now stale
         self.compare.cancel_box_drawing()
         self.face_strip.show_prepared(None)
         self.compare.set_before(None)
         self.compare.set_after(None)
         self.compare.set_before_caption("detecting faces…")
         self.compare.set_after_caption("")
-        self.open_requested.emit(request_id, current.data(Qt.ItemDataRole.UserRole), self.quality, self.fidelity)
+        added = self.session.edits(path).added_boxes  # the user's edits of this photo, if it was shown before
+        self.open_requested.emit(request_id, str(path), self.quality, self.fidelity, added, self.session.include)
 
     def _request_restoration(self) -> None:
         self._remember_sliders()
@@ -369,7 +372,7 @@ class MainWindow(QMainWindow):
 
     def _add_face_in_box(self, box) -> None:
         """A box drawn on the before image (preview pixels): find the face inside it and restore it too."""
-        request_id = self.session.begin_add_face()
+        request_id = self.session.begin_add_face(tuple(box))
         if request_id is None:
             return
         self.statusBar().showMessage("Looking for a face inside the box…")

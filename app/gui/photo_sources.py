@@ -18,6 +18,7 @@ from app.gui.settings_store import SettingsStore
 from app.paths import cache_dir
 
 PASTED_FOLDER = "pasted"
+PASTED_KEEP_DAYS = 30  # pasted images older than this are removed from the cache when the next one is pasted
 MAX_NAMED_SKIPS = 5  # files named in the message about a folder; the rest are counted
 
 
@@ -58,10 +59,12 @@ def clipboard_files(mime: QMimeData | None) -> list[Path]:
 
 def save_pasted_image(image: QImage, now: float | None = None) -> Path:
     """Write a pasted image as 'Pasted image HH-MM-SS.png' in the per-user cache (a new name if that one is
-    taken), atomically, and return its path."""
+    taken), atomically, and return its path. Pasted images older than PASTED_KEEP_DAYS are removed first, so the
+    cache does not grow without end."""
     if image.isNull():
         raise StudioError("The clipboard holds no image to paste.")
     folder = cache_dir() / PASTED_FOLDER
+    remove_old_pasted_images(folder, time.time() if now is None else now)
     stamp = time.strftime("%H-%M-%S", time.localtime(now))
     path = folder / f"Pasted image {stamp}.png"
     number = 2
@@ -75,6 +78,24 @@ def save_pasted_image(image: QImage, now: float | None = None) -> Path:
     except OSError as exc:
         raise StudioError(f"Could not save the pasted image in {folder}: {exc.strerror or exc}.") from exc
     return path
+
+
+def remove_old_pasted_images(folder: Path, now: float, keep_days: float = PASTED_KEEP_DAYS) -> list[Path]:
+    """Delete the app's own 'Pasted image ….png' files in `folder` last modified over `keep_days` ago; other files
+    are never touched, and a file that cannot be removed is left. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        candidates = list(folder.glob("Pasted image *.png"))
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            if path.is_file() and now - path.stat().st_mtime > keep_days * 86400:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 class RecentFilesMenu(QMenu):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.errors import StudioError, failure_message
+from app.errors import FaceNotFoundError, StudioError, failure_message
 from app.model import ModelInfo
 from app.photo_io import load_photo, to_rgb8
 from app.pipeline import (
@@ -181,8 +181,18 @@ class RestoreWorker(QObject):
         if not self._session.open_wanted(request_id):
             raise Stopped
 
-    @Slot(int, str, float, object)
-    def open_photo(self, request_id: int, path: str, quality: float, fidelity: float | None = None) -> None:
+    @Slot(int, str, float, object, object, object)
+    def open_photo(
+        self,
+        request_id: int,
+        path: str,
+        quality: float,
+        fidelity: float | None = None,
+        added_boxes: Collection[Box] = (),
+        include: Collection[int] | None = None,
+    ) -> None:
+        """Open, detect, align and restore a photo. `added_boxes` (photo pixels) are faces the user added the last
+        time the photo was shown, found again after the detector's; `include`: the faces to paste back (None: all)."""
         if not self._session.open_wanted(request_id):
             return  # the user has already opened another photo: a stale open is dropped
         self.busy.emit(True)
@@ -194,6 +204,12 @@ class RestoreWorker(QObject):
             self._check_wanted(request_id)
             started = time.perf_counter()
             prepared = restorer.prepare(photo)
+            notes = list(photo.notes) + list(photo.warnings)
+            for box in added_boxes:
+                try:
+                    prepared = restorer.add_face(prepared, box)
+                except FaceNotFoundError:
+                    notes.append("A face you added to this photo was not found again.")
             prepare_seconds = time.perf_counter() - started
             self._check_wanted(request_id)
             crops = [face.aligned.image for face in prepared.faces]
@@ -208,7 +224,7 @@ class RestoreWorker(QObject):
                 to_rgb8(preview),
                 boxes,
                 before,
-                list(photo.notes) + list(photo.warnings),
+                notes,
                 prepare_seconds,
                 scale,
                 crops,
@@ -216,7 +232,8 @@ class RestoreWorker(QObject):
             )
             self.prepared.emit(self._current_shown)
             self._check_wanted(request_id)
-            self._restore(request_id, quality, fidelity, None)
+            included = None if include is None else frozenset(i for i in include if i < len(prepared.faces))
+            self._restore(request_id, quality, fidelity, included)
         except Stopped:
             pass
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user and ends the request
