@@ -35,6 +35,11 @@ def scaled_box(box: Box, scale: float) -> Box:
     return x0 * scale, y0 * scale, x1 * scale, y1 * scale
 
 
+def faces_within(include: Collection[int] | None, count: int) -> frozenset[int] | None:
+    """The faces of `include` (None: all) that a photo with `count` faces has."""
+    return None if include is None else frozenset(index for index in include if index < count)
+
+
 @dataclass
 class PhotoPrepared:
     """An opened photo: its preview, its faces and their score before restoration."""
@@ -120,8 +125,7 @@ class EditingSession:
         self.include: frozenset[int] | None = None  # the faces to paste back (None: all); GUI thread only
         self.shown_path: Path | None = None  # GUI thread only
         self._edits: dict[Path, PhotoEdits] = {}  # GUI thread only
-        self._add_face_requests: set[int] = set()  # GUI thread only
-        self._drawn_boxes: dict[int, Box] = {}  # add-face request id -> the box drawn (photo pixels); GUI thread only
+        self._add_face_requests: dict[int, Box | None] = {}  # request id -> the box drawn (photo pixels); GUI thread
 
     # ------------------------------------------------------------------ GUI thread: requests
     def begin_open(self, path: Path | None = None) -> int:
@@ -135,7 +139,6 @@ class EditingSession:
         self.prepared = self.restored = None
         self.include = self.edits(path).include if path is not None else None
         self._add_face_requests.clear()
-        self._drawn_boxes.clear()
         return self._last_id
 
     def edits(self, path: Path) -> PhotoEdits:
@@ -161,9 +164,8 @@ class EditingSession:
         follows it). The box is remembered for the photo once the face is found."""
         request_id = self.begin_settings()
         if request_id is not None:
-            self._add_face_requests.add(request_id)
-            if box is not None and self.prepared is not None:
-                self._drawn_boxes[request_id] = self.prepared.photo_box(box)
+            drawn = self.prepared.photo_box(box) if box is not None and self.prepared is not None else None
+            self._add_face_requests[request_id] = drawn
         return request_id
 
     def include_faces(self, ticked: Collection[int]) -> None:
@@ -207,11 +209,11 @@ class EditingSession:
                 return False
             if self.include is not None:
                 self.include |= frozenset(range(len(self.prepared.boxes), len(result.boxes)))
-            drawn = self._drawn_boxes.get(result.request_id)
+            drawn = self._add_face_requests.get(result.request_id)
             if drawn is not None and self.shown_path is not None:
                 self._remember(added_boxes=(*self.edits(self.shown_path).added_boxes, drawn), include=self.include)
-        elif self.include is not None:  # reopened: faces that were not found again cannot be ticked
-            self.include = frozenset(i for i in self.include if i < len(result.boxes))
+        else:  # reopened: faces that were not found again cannot be ticked
+            self.include = faces_within(self.include, len(result.boxes))
         self.prepared = result
         return True
 

@@ -8,20 +8,10 @@ import torch
 from torch import nn
 
 from app.errors import CheckpointError
-from app.model import IQPFR, IQPFRConfig, load_checkpoint, save_checkpoint
+from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.spikes import METADATA_KEY, SpikeRepair, norm_ratio, repair_spikes, spike_regions
+from test_model import TINY_FSQ as TINY  # a tiny FSQ model
 
-TINY = IQPFRConfig(
-    image_size=32,
-    base_channels=16,
-    channel_multipliers=(1, 2),
-    embed_dim=32,
-    fsq_levels=(4, 3, 5),
-    transformer_layers=1,
-    transformer_dim=32,
-    transformer_heads=4,
-    fidelity_scales=(32,),
-)
 REPAIR = SpikeRepair(0.5)
 
 

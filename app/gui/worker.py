@@ -38,7 +38,15 @@ from app.pipeline import (
 )
 from app.quality import QualityScore, QualityScorer
 from app.restorers import DEFAULT_STRENGTH, RestorerDescriptor
-from app.session import MODEL_REQUEST, Box, EditingSession, PhotoPrepared, PhotoRestored, scaled_box
+from app.session import (
+    MODEL_REQUEST,
+    Box,
+    EditingSession,
+    PhotoPrepared,
+    PhotoRestored,
+    faces_within,
+    scaled_box,
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +240,7 @@ class RestoreWorker(QObject):
             )
             self.prepared.emit(self._current_shown)
             self._check_wanted(request_id)
-            included = None if include is None else frozenset(i for i in include if i < len(prepared.faces))
-            self._restore(request_id, quality, fidelity, included)
+            self._restore(request_id, quality, fidelity, faces_within(include, len(prepared.faces)))
         except Stopped:
             pass
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user and ends the request
