@@ -1,20 +1,27 @@
 """A differentiable NR-IQA reward for Stage III.
 
-PIQE, the app's weight-free metric, has zero gradient (thresholded block statistics), so it
-cannot drive optimisation directly. This small CNN is trained to predict the app's normalised
-PIQE score of 128 px faces, clean and degraded, and is then frozen and used as the reward.
+The reward must not prefer noise or grain, and PIQE does (it scores noise as detail) and has no
+gradient. So this small CNN learns, from the face alone, how close it is to its clean original:
+its target is the SSIM (on luminance) of each training example against the clean face, where the
+examples are clean faces (target 1) and copies degraded by blur, downsampling, noise and JPEG at
+random strengths, or by one distortion alone (pixel grain, JPEG blocks or a slight blur). Blur,
+noise and compression all lower the target, so a face can only score well by looking undegraded.
+It is then frozen and used as the reward.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from skimage.metrics import structural_similarity
 from torch import nn
 from torch.nn import functional as F
 
 from app.image_tensors import image_to_tensor
+from app.metrics import luminance
 from app.training.degradation import DegradationConfig, degrade
 
 
@@ -35,24 +42,46 @@ class QualityRewardNet(nn.Module):
         return torch.sigmoid(self.head(pooled)).squeeze(1)
 
 
-def reward_examples(images: list[np.ndarray], seed: int, degraded_per_face: int = 2):
-    """(faces, PIQE targets): each clean face plus degraded copies at random strengths."""
-    from app.quality import QualityScorer
+def single_distortion(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One distortion alone at full resolution (the training degradation adds its noise before
+    upscaling, so it never shows pixel grain): grain, JPEG blocks or a slight blur."""
+    kind = rng.integers(3)
+    if kind == 0:
+        grain = rng.normal(0.0, rng.uniform(2.0, 15.0), face.shape)
+        return np.clip(np.round(face + grain), 0, 255).astype(np.uint8)
+    if kind == 1:
+        quality = int(rng.integers(15, 90))
+        _ok, encoded = cv2.imencode(".jpg", face[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise RuntimeError("OpenCV could not JPEG-compress a training face")
+        return np.ascontiguousarray(decoded[..., ::-1])
+    return cv2.GaussianBlur(face, (0, 0), rng.uniform(0.5, 2.0))
 
-    scorer = QualityScorer("piqe")
+
+def reward_examples(images: list[np.ndarray], seed: int, degraded_per_face: int = 3):
+    """(faces, targets): each clean face (target 1) plus degraded copies (the training degradation,
+    a milder one, and a single distortion, in turn), each with its luminance SSIM against the clean
+    face as the target."""
     rng = np.random.default_rng(seed)
     mild = DegradationConfig(
         blur_sigma=(0.5, 8.0), downsample=(1.0, 16.0), noise_sigma=(0.0, 12.0), jpeg_quality=(40, 95)
     )
+    makers = (
+        lambda face: degrade(face, rng, DegradationConfig()),
+        lambda face: degrade(face, rng, mild),
+        lambda face: single_distortion(face, rng),
+    )
     faces, targets = [], []
     for face in images:
-        variants = [face] + [
-            degrade(face, rng, mild if k % 2 else DegradationConfig()) for k in range(degraded_per_face)
-        ]
-        for variant in variants:
+        reference = luminance(face)
+        faces.append(face)
+        targets.append(1.0)
+        for k in range(degraded_per_face):
+            variant = makers[k % len(makers)](face)
             faces.append(variant)
-            targets.append(scorer.score(variant).normalized)
-    return faces, np.array(targets, dtype=np.float32)
+            targets.append(structural_similarity(reference, luminance(variant), data_range=255.0))
+    return faces, np.clip(np.array(targets, dtype=np.float32), 0.0, 1.0)
 
 
 def train_reward(

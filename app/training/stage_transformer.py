@@ -21,10 +21,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from app.image_tensors import image_to_tensor
 from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.iqpfr import with_quality_fusion
-from app.model.transformer import CodePrediction
 from app.training.adversarial import (
     PatchDiscriminator,
     adaptive_weight,
@@ -47,63 +45,6 @@ from app.training.loop import (
 )
 from app.training.stage_codebook import reconstruction_losses
 from app.training.usage import UsageMeter
-
-
-@torch.no_grad()
-def latent_targets(
-    model: IQPFR, dataset: FaceDataset, device: torch.device, batch_size: int = 32
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 2, tokens) common and HQ+ indices for every face, [:, 0] as is and [:, 1] mirrored.
-
-    Computed once, before this stage updates the encoder, so they are the Stage-I encoder's codes.
-    """
-    common, hq = [], []
-    for start in range(0, len(dataset.images), batch_size):
-        faces = dataset.images[start : start + batch_size]
-        per_flip = [
-            model.nearest_codes(
-                model.encode(
-                    torch.stack([image_to_tensor(f[:, ::-1].copy() if flipped else f) for f in faces]).to(device)
-                ).features
-            )
-            for flipped in (False, True)
-        ]
-        common.append(torch.stack([codes[0].cpu() for codes in per_flip], 1))
-        hq.append(torch.stack([codes[1].cpu() for codes in per_flip], 1))
-    return torch.cat(common), torch.cat(hq)
-
-
-def code_prediction_losses(
-    model: IQPFR, degraded: torch.Tensor, prior: torch.Tensor, target_common: torch.Tensor, target_hq: torch.Tensor
-) -> tuple[CodePrediction, dict[str, torch.Tensor]]:
-    """The codes predicted for `degraded` at quality `prior`, and their losses against the target codes."""
-    prediction = model.predict_codes(model.encode(degraded).features, prior)
-    with torch.no_grad():
-        target_features = model.fuse_codes(target_common, target_hq)
-    return prediction, {
-        "feature": F.mse_loss(prediction.conditioned_features, target_features),
-        "ce_common": model.common_codebook.index_loss(prediction.common_logits.float(), target_common),
-        "ce_hq": model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq),
-        "accuracy": (prediction.common_indices == target_common).float().mean(),
-    }
-
-
-def prepare_stage(cfg: TrainConfig, device: torch.device):
-    """Shared by Stages II and III: model from the previous stage, degraded-face data, latent targets."""
-    seed_everything(cfg.seed)
-    if not cfg.init_weights:
-        raise ValueError("this stage needs init_weights: the previous stage's weights file")
-    model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
-    faces, held_out = training_faces(cfg, model.cfg.image_size)
-    dataset = FaceDataset(faces, model.cfg.image_size, degradation=DegradationConfig(), seed=cfg.seed)
-    targets = latent_targets(model, dataset, device)
-    loader = make_loader(dataset, cfg)
-    return model, info, faces, held_out, targets, loader
-
-
-def batch_targets(batch: dict, targets: tuple[torch.Tensor, torch.Tensor], device: torch.device):
-    index, flipped = batch["index"], batch["flipped"].long()
-    return targets[0][index, flipped].to(device), targets[1][index, flipped].to(device)
 
 
 def sample_fidelity(batch_size: int, generator: torch.Generator, full: float, zero: float) -> torch.Tensor:
