@@ -17,12 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from app.model import load_checkpoint, save_checkpoint
 from app.training.config import TrainConfig
-from app.training.data import FaceDataset
-from app.training.degradation import DegradationConfig, PhotometricConfig
 from app.training.loop import (
     StepLoop,
     autocast,
@@ -33,20 +30,16 @@ from app.training.loop import (
     seed_everything,
     training_faces,
 )
-from app.training.reward import load_reward, save_reward, train_reward
+from app.training.reward import REWARD_ITERATIONS, load_reward, save_reward, train_reward
 from app.training.stage_codebook import reconstruction_losses
-from app.training.stage_transformer import sample_fidelity, stage_one_encoder
+from app.training.stage_transformer import (
+    CODE_AND_IMAGE_WEIGHTS,
+    degraded_face_dataset,
+    predict_and_decode,
+    stage_one_encoder,
+)
 
-DEFAULT_WEIGHTS = {
-    "feature": 1.0,
-    "ce": 0.5,
-    "reward": 0.5,
-    "image": 1.0,
-    "l1": 1.0,
-    "edge": 0.5,
-    "ssim": 0.5,
-    "frequency": 1.0,
-}
+DEFAULT_WEIGHTS = {**CODE_AND_IMAGE_WEIGHTS, "reward": 0.5}
 
 
 def train_quality(
@@ -61,14 +54,7 @@ def train_quality(
         raise ValueError("this stage needs init_weights: the Stage II weights file")
     model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
     faces, _held_out = training_faces(cfg, model.cfg.image_size)
-    dataset = FaceDataset(
-        faces,
-        model.cfg.image_size,
-        degradation=DegradationConfig(),
-        seed=cfg.seed,
-        photometric=PhotometricConfig(),
-        mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
-    )
+    dataset = degraded_face_dataset(cfg, faces, model.cfg.image_size)
     loader = make_loader(dataset, cfg)
     target_encoder = stage_one_encoder(cfg, model, device)
     run_dir = cfg.resolve(cfg.run_dir)
@@ -77,7 +63,7 @@ def train_quality(
         reward, reward_stats = load_reward(reward_path, device)
     else:
         reward, reward_stats = train_reward(
-            dataset.images, device, int(cfg.loss.get("reward_iterations", 2000)), seed=cfg.seed
+            dataset.images, device, int(cfg.loss.get("reward_iterations", REWARD_ITERATIONS)), seed=cfg.seed
         )
         save_reward(reward, reward_stats, reward_path)
     reward.requires_grad_(False)
@@ -95,32 +81,16 @@ def train_quality(
     def step(batch: dict) -> dict:
         clean, degraded = batch["clean"].to(device), batch["degraded"].to(device)
         prior = batch["prior"].to(device)
-        with torch.no_grad(), autocast(cfg, device):
-            target_common, target_hq = model.nearest_codes(target_encoder(clean)[0])
-            target_features = model.fuse_codes(target_common, target_hq).float()
+        run = predict_and_decode(
+            model, target_encoder, clean, degraded, prior, fidelity_draws, cfg, device, straight_through=True
+        )
         with autocast(cfg, device):
-            encoded = model.encode(degraded)
-            prediction = model.predict_codes(encoded.features, prior)
-            features = prediction.conditioned_features
-            with torch.no_grad():
-                codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
-            fidelity = sample_fidelity(
-                clean.shape[0],
-                fidelity_draws,
-                float(cfg.loss.get("fidelity_full", 0.5)),
-                float(cfg.loss.get("fidelity_zero", 0.15)),
-            ).to(device)
-            output = model.decode(features + (codes - features).detach(), encoded, fidelity, prior)
-            quality = reward(output.float()).float()
-        feature = F.mse_loss(features.float(), target_features)
-        ce = model.common_codebook.index_loss(
-            prediction.common_logits.float(), target_common
-        ) + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq)
-        image, terms = reconstruction_losses(output, clean, weights)
+            quality = reward(run.output.float()).float()
+        image, terms = reconstruction_losses(run.output, clean, weights)
         reward_loss = (prior * (1.0 - quality)).mean()
         loss = (
-            weights["feature"] * feature
-            + weights["ce"] * ce
+            weights["feature"] * run.feature
+            + weights["ce"] * run.ce
             + weights["image"] * image
             + weights["reward"] * reward_loss
         )
@@ -129,11 +99,11 @@ def train_quality(
         optimizer.step()
         return {
             "reward": quality.mean().item(),
-            "feature": feature.item(),
-            "ce": ce.item(),
+            "feature": run.feature.item(),
+            "ce": run.ce.item(),
             "l1": terms["l1"].item(),
             "ssim": 1 - terms["ssim"].item(),
-            "accuracy": (prediction.common_indices == target_common).float().mean().item(),
+            "accuracy": run.accuracy(),
         }
 
     def checkpoint(iteration: int) -> None:

@@ -15,6 +15,7 @@ Codebooks stay frozen, so the codes keep their Stage-I meaning.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch.nn import functional as F
 
 from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.iqpfr import with_quality_fusion
+from app.model.transformer import CodePrediction
 from app.training.adversarial import (
     PatchDiscriminator,
     adaptive_weight,
@@ -31,7 +33,7 @@ from app.training.adversarial import (
     generator_hinge,
 )
 from app.training.config import TrainConfig
-from app.training.data import FaceDataset, SoftTargetConfig
+from app.training.data import FaceDataset, ScoredFaces, SoftTargetConfig
 from app.training.degradation import DegradationConfig, PhotometricConfig
 from app.training.loop import (
     StepLoop,
@@ -66,6 +68,86 @@ def stage_one_encoder(cfg: TrainConfig, model: IQPFR, device: torch.device) -> t
     return copy.deepcopy(source.encoder).eval().requires_grad_(False)
 
 
+CODE_AND_IMAGE_WEIGHTS = {
+    "feature": 1.0,
+    "ce": 0.5,
+    "image": 1.0,
+    "l1": 1.0,
+    "edge": 0.5,
+    "ssim": 0.5,
+    "frequency": 1.0,
+}
+
+
+def degraded_face_dataset(
+    cfg: TrainConfig, faces: ScoredFaces, size: int, soft_targets: SoftTargetConfig | None = None
+) -> FaceDataset:
+    """Clean faces with degraded copies (the large degradation, or the milder one for `mild_fraction`)."""
+    return FaceDataset(
+        faces,
+        size,
+        degradation=DegradationConfig(),
+        seed=cfg.seed,
+        photometric=PhotometricConfig(),
+        mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
+        soft_targets=soft_targets,
+    )
+
+
+@dataclass
+class PredictedDecode:
+    """One batch through encoder, Transformer and decoder, with the code losses against the target codes."""
+
+    prediction: CodePrediction
+    target_common: torch.Tensor
+    output: torch.Tensor
+    feature: torch.Tensor
+    ce: torch.Tensor
+
+    def accuracy(self) -> float:
+        return (self.prediction.common_indices == self.target_common).float().mean().item()
+
+
+def predict_and_decode(
+    model: IQPFR,
+    target_encoder: torch.nn.Module,
+    clean: torch.Tensor,
+    degraded: torch.Tensor,
+    prior: torch.Tensor,
+    fidelity_draws: torch.Generator,
+    cfg: TrainConfig,
+    device: torch.device,
+    *,
+    straight_through: bool,
+) -> PredictedDecode:
+    """Predict codes for the degraded faces at their prior and decode them with the encoder's level
+    features at a per-face fidelity. The codes enter the decoder as constants (Stage II), or with
+    `straight_through` as features + (codes − features).detach(), so a loss on the output reaches the
+    encoder and the quality embedding through the codes (Stage III)."""
+    with torch.no_grad(), autocast(cfg, device):
+        target_common, target_hq = model.nearest_codes(target_encoder(clean)[0])
+        target_features = model.fuse_codes(target_common, target_hq).float()
+    with autocast(cfg, device):
+        encoded = model.encode(degraded)
+        prediction = model.predict_codes(encoded.features, prior)
+        features = prediction.conditioned_features
+        with torch.no_grad():
+            codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
+        if straight_through:
+            codes = features + (codes - features).detach()
+        fidelity = sample_fidelity(
+            clean.shape[0],
+            fidelity_draws,
+            float(cfg.loss.get("fidelity_full", 0.5)),
+            float(cfg.loss.get("fidelity_zero", 0.15)),
+        ).to(device)
+        output = model.decode(codes, encoded, fidelity, prior)
+    ce = model.common_codebook.index_loss(
+        prediction.common_logits.float(), target_common
+    ) + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq)
+    return PredictedDecode(prediction, target_common, output, F.mse_loss(features.float(), target_features), ce)
+
+
 def train_transformer(
     cfg: TrainConfig,
     device: torch.device,
@@ -81,14 +163,8 @@ def train_transformer(
         model = with_quality_fusion(model)
     faces, _held_out = training_faces(cfg, model.cfg.image_size)
     soft_share = float(cfg.loss.get("soft_targets", 0.0))
-    dataset = FaceDataset(
-        faces,
-        model.cfg.image_size,
-        degradation=DegradationConfig(),
-        seed=cfg.seed,
-        photometric=PhotometricConfig(),
-        mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
-        soft_targets=SoftTargetConfig(probability=soft_share) if soft_share > 0 else None,
+    dataset = degraded_face_dataset(
+        cfg, faces, model.cfg.image_size, SoftTargetConfig(probability=soft_share) if soft_share > 0 else None
     )
     loader = make_loader(dataset, cfg)
     target_encoder = stage_one_encoder(cfg, model, device)
@@ -112,16 +188,7 @@ def train_transformer(
     modules = {"model": model, **adversarial.modules()}
     start, extra = load_state(run_dir, modules, optimizer, loader) if resume else (0, {})
     adversarial.load(extra)
-    weights = {
-        "feature": 1.0,
-        "ce": 0.5,
-        "image": 1.0,
-        "l1": 1.0,
-        "edge": 0.5,
-        "ssim": 0.5,
-        "frequency": 1.0,
-        **cfg.loss,
-    }
+    weights = {**CODE_AND_IMAGE_WEIGHTS, **cfg.loss}
     fidelity_draws = torch.Generator().manual_seed(cfg.seed + start)
     usage = UsageMeter(
         {"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes}, window=cfg.log_every
@@ -131,26 +198,18 @@ def train_transformer(
 
     def step(batch: dict) -> dict:
         clean, degraded = batch["clean"].to(device), batch["degraded"].to(device)
-        prior = batch["prior"].to(device)
-        with torch.no_grad(), autocast(cfg, device):
-            target_common, target_hq = model.nearest_codes(target_encoder(clean)[0])
-            target_features = model.fuse_codes(target_common, target_hq).float()
-        with autocast(cfg, device):
-            encoded = model.encode(degraded)
-            prediction = model.predict_codes(encoded.features, prior)
-            with torch.no_grad():
-                codes = model.fuse_codes(prediction.common_indices, prediction.hq_indices)
-            fidelity = sample_fidelity(
-                clean.shape[0],
-                fidelity_draws,
-                float(cfg.loss.get("fidelity_full", 0.5)),
-                float(cfg.loss.get("fidelity_zero", 0.15)),
-            ).to(device)
-            output = model.decode(codes, encoded, fidelity, prior)
-        feature = F.mse_loss(prediction.conditioned_features.float(), target_features)
-        ce = model.common_codebook.index_loss(
-            prediction.common_logits.float(), target_common
-        ) + model.hq_codebook.index_loss(prediction.hq_logits.float(), target_hq)
+        run = predict_and_decode(
+            model,
+            target_encoder,
+            clean,
+            degraded,
+            batch["prior"].to(device),
+            fidelity_draws,
+            cfg,
+            device,
+            straight_through=False,
+        )
+        output, prediction, feature, ce = run.output, run.prediction, run.feature, run.ce
         image, terms = reconstruction_losses(output, clean, weights)
         image = weights["image"] * image
         generator_term, gan_logs = adversarial.generator_loss(output, image, last_layer.weight)
@@ -165,7 +224,7 @@ def train_transformer(
             "ce": ce.item(),
             "l1": terms["l1"].item(),
             "ssim": 1 - terms["ssim"].item(),
-            "accuracy": (prediction.common_indices == target_common).float().mean().item(),
+            "accuracy": run.accuracy(),
             **gan_logs,
             **usage.summary(),
         }
