@@ -24,6 +24,8 @@ class IQPFRConfig:
     ``quality_fusion``: the quality bin also adds a learned per-channel scale and shift inside each
     fusion, so the quality score reaches the decoder's fine detail, not only the codes (off in files
     written before it existed; those load unchanged).
+    ``input_gate``: after the decoder, a small network decides per pixel how much of the input face to keep
+    (scaled by the fidelity w), so a face with little to restore is not redrawn (off in older files).
     """
 
     image_size: int = 128
@@ -47,6 +49,7 @@ class IQPFRConfig:
     dropout: float = 0.0
     fidelity_scales: tuple[int, ...] = (32, 64, 128)
     quality_fusion: bool = False  # the quality bin also modulates the fidelity fusion (per channel)
+    input_gate: bool = False  # a learned per-pixel share of the input face kept at fidelity w (app/model/input_gate.py)
 
     def __post_init__(self) -> None:
         downsample = 2 ** (len(self.channel_multipliers) - 1)

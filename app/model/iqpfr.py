@@ -3,6 +3,7 @@ with a controllable fidelity path from the encoder (CodeFormer's CFT)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -12,6 +13,7 @@ from app.model.autoencoder import Decoder, Encoder
 from app.model.codebook import make_codebook
 from app.model.colour import keep_input_tone
 from app.model.config import IQPFRConfig
+from app.model.input_gate import InputGate
 from app.model.transformer import CodePrediction, QualityConditionedCodePredictor, quality_to_bin
 
 
@@ -49,6 +51,7 @@ class IQPFR(nn.Module):
             cfg, self.common_codebook.logit_count, self.hq_codebook.logit_count
         )
         self.decoder = Decoder(cfg)
+        self.input_gate = InputGate(quality_bins=cfg.quality_bins) if cfg.input_gate else None
 
     @property
     def has_fidelity(self) -> bool:
@@ -91,14 +94,18 @@ class IQPFR(nn.Module):
         """Decoder over fused code features; with `encoded` and fidelity w > 0 the encoder's level
         features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained), modulated
         by the quality bin when the model has `quality_fusion`. The input faces in `encoded` let the decoder
-        repair its activation spikes when the weights ask for it (`Decoder.spike_repair`)."""
+        repair its activation spikes when the weights ask for it (`Decoder.spike_repair`), and, with an
+        `input_gate`, keep a learned share of the input where it needs no redrawing (scaled by w)."""
         bins = None
         if quality is not None and self.cfg.quality_fusion:
             bins = quality_to_bin(quality, self.cfg.quality_bins).to(codes.device)
             bins = bins.expand(codes.shape[0]) if bins.ndim == 0 else bins
         if encoded is None:
             return self.decoder(codes, None, fidelity, bins)
-        return self.decoder(codes, encoded.skips, fidelity, bins, encoded.images)
+        decoded = self.decoder(codes, encoded.skips, fidelity, bins, encoded.images)
+        if self.input_gate is None or encoded.images is None or not (torch.is_tensor(fidelity) or fidelity > 0):
+            return decoded
+        return self.input_gate(encoded.images, decoded, fidelity, bins)
 
     def decode_codes(
         self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
@@ -140,10 +147,20 @@ class IQPFR(nn.Module):
 def with_quality_fusion(model: IQPFR) -> IQPFR:
     """A copy of a model without `quality_fusion`, with it added: every weight kept, the new
     per-bin fusion terms at zero, so its outputs are unchanged until it is trained."""
-    if model.cfg.quality_fusion:
+    return _with_part(model, "quality_fusion", lambda key: key.endswith(".quality.weight"))
+
+
+def with_input_gate(model: IQPFR) -> IQPFR:
+    """A copy of a model without an `input_gate`, with a new one (nearly closed: outputs almost unchanged)."""
+    return _with_part(model, "input_gate", lambda key: key.startswith("input_gate."))
+
+
+def _with_part(model: IQPFR, flag: str, is_new: Callable[[str], bool]) -> IQPFR:
+    if getattr(model.cfg, flag):
         return model
-    upgraded = IQPFR(replace(model.cfg, quality_fusion=True)).to(next(model.parameters()).device)
+    upgraded = IQPFR(replace(model.cfg, **{flag: True})).to(next(model.parameters()).device)
     missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not key.endswith(".quality.weight") for key in missing):
-        raise ValueError(f"cannot add quality fusion: unexpected {unexpected}, missing {missing}")
+    if unexpected or not all(is_new(key) for key in missing):
+        raise ValueError(f"cannot add {flag}: unexpected {unexpected}, missing {missing}")
+    upgraded.decoder.spike_repair = model.decoder.spike_repair
     return upgraded

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from app.image_tensors import image_to_tensor
 from app.photo_io import is_supported_image, load_photo
-from app.training.degradation import MILD_DEGRADATION, DegradationConfig, PhotometricConfig, degrade, photometric
+from app.training.degradation import LIGHT_DEGRADATION, MILD_DEGRADATION, DegradationConfig, PhotometricConfig, degrade, photometric
 
 SCORE_CACHE_NAME = "face_scores.json"
 
@@ -185,11 +185,15 @@ class FaceDataset(Dataset):
         photometric: PhotometricConfig | None = None,
         mild_fraction: float = 0.0,
         soft_targets: SoftTargetConfig | None = None,
+        light_fraction: float = 0.0,
+        clean_fraction: float = 0.0,
     ) -> None:
         self.images = [load_face(p, size) for p in faces.paths]
         self.soft_targets = soft_targets
         self.photometric = photometric
         self.mild_fraction = mild_fraction
+        self.light_fraction = light_fraction
+        self.clean_fraction = clean_fraction
         self.prior = faces.prior
         self.degradation = degradation
         self.seed = seed
@@ -222,6 +226,17 @@ class FaceDataset(Dataset):
             "soft": soft,
         }
         if self.degradation is not None:
-            config = MILD_DEGRADATION if rng.random() < self.mild_fraction else self.degradation
-            item["degraded"] = image_to_tensor(degrade(face, rng, config))
+            item["degraded"] = image_to_tensor(self._degraded(face, rng))
         return item
+
+    def _degraded(self, face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The face itself (`clean_fraction`), lightly (`light_fraction`) or mildly (`mild_fraction`) degraded,
+        else with the full degradation."""
+        draw = rng.random()
+        if draw < self.clean_fraction:
+            return face
+        draw -= self.clean_fraction
+        if draw < self.light_fraction:
+            return degrade(face, rng, LIGHT_DEGRADATION)
+        draw -= self.light_fraction
+        return degrade(face, rng, MILD_DEGRADATION if draw < self.mild_fraction else self.degradation)

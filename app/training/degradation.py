@@ -74,6 +74,11 @@ def degrade(face: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig =
 MILD_DEGRADATION = DegradationConfig(
     blur_sigma=(0.2, 6.0), downsample=(1.0, 12.0), noise_sigma=(0.0, 10.0), jpeg_quality=(50, 95)
 )
+# Nearly clean faces: what a large face in a photo looks like once aligned to the model's 128 px (the photo's
+# blur, grain and JPEG blocks shrink with it). Trained on, so a face with little to restore is left nearly as it is.
+LIGHT_DEGRADATION = DegradationConfig(
+    blur_sigma=(0.2, 2.0), downsample=(1.0, 4.0), noise_sigma=(0.0, 4.0), jpeg_quality=(80, 98)
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional as F
 
 from app.model import IQPFR, load_checkpoint, save_checkpoint
-from app.model.iqpfr import with_quality_fusion
+from app.model.iqpfr import with_input_gate, with_quality_fusion
 from app.model.transformer import CodePrediction
 from app.training.adversarial import (
     PatchDiscriminator,
@@ -82,7 +82,8 @@ CODE_AND_IMAGE_WEIGHTS = {
 def degraded_face_dataset(
     cfg: TrainConfig, faces: ScoredFaces, size: int, soft_targets: SoftTargetConfig | None = None
 ) -> FaceDataset:
-    """Clean faces with degraded copies (the large degradation, or the milder one for `mild_fraction`)."""
+    """Clean faces with degraded copies: unchanged (`clean_fraction`), lightly (`light_fraction`) or mildly
+    (`mild_fraction`) degraded, else with the large degradation."""
     return FaceDataset(
         faces,
         size,
@@ -91,6 +92,8 @@ def degraded_face_dataset(
         photometric=PhotometricConfig(),
         mild_fraction=float(cfg.loss.get("mild_fraction", 0.3)),
         soft_targets=soft_targets,
+        light_fraction=float(cfg.loss.get("light_fraction", 0.0)),
+        clean_fraction=float(cfg.loss.get("clean_fraction", 0.0)),
     )
 
 
@@ -161,6 +164,8 @@ def train_transformer(
     model, info = load_checkpoint(cfg.resolve(cfg.init_weights), device)
     if cfg.model.get("quality_fusion") and not model.cfg.quality_fusion:
         model = with_quality_fusion(model)
+    if cfg.model.get("input_gate") and not model.cfg.input_gate:
+        model = with_input_gate(model)
     faces, _held_out = training_faces(cfg, model.cfg.image_size)
     soft_share = float(cfg.loss.get("soft_targets", 0.0))
     dataset = degraded_face_dataset(
@@ -169,18 +174,30 @@ def train_transformer(
     loader = make_loader(dataset, cfg)
     target_encoder = stage_one_encoder(cfg, model, device)
     model.train()
-    for part in (model.common_codebook, model.hq_codebook):
+    frozen = [model.common_codebook, model.hq_codebook]
+    train_codes = bool(cfg.loss.get("train_codes", True))  # false: encoder and Transformer stay as they are
+    if not train_codes:
+        frozen += [model.encoder, model.code_predictor]
+    for part in frozen:
         part.requires_grad_(False)
     decoder_base = [p for n, p in model.decoder.named_parameters() if not n.startswith("fusion.")]
     fusion_quality = [p for n, p in model.decoder.fusion.named_parameters() if n.endswith(".quality.weight")]
     fusion_rest = [p for n, p in model.decoder.fusion.named_parameters() if not n.endswith(".quality.weight")]
+    code_path = list(model.encoder.parameters()) + list(model.code_predictor.parameters()) if train_codes else []
     groups: list[dict[str, Any]] = [
-        {"params": list(model.encoder.parameters()) + list(model.code_predictor.parameters()) + fusion_rest},
+        {"params": code_path + fusion_rest},
         {"params": decoder_base, "lr": cfg.learning_rate * float(cfg.loss.get("decoder_lr_scale", 0.5))},
     ]
     if fusion_quality:  # per-bin terms start at zero and get few samples per bin: a faster rate
         groups.append(
             {"params": fusion_quality, "lr": cfg.learning_rate * float(cfg.loss.get("quality_fusion_lr_scale", 1.0))}
+        )
+    if model.input_gate is not None:
+        groups.append(
+            {
+                "params": list(model.input_gate.parameters()),
+                "lr": cfg.learning_rate * float(cfg.loss.get("input_gate_lr_scale", 1.0)),
+            }
         )
     optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, 0.99))
     run_dir = cfg.resolve(cfg.run_dir)
@@ -213,7 +230,9 @@ def train_transformer(
         image, terms = reconstruction_losses(output, clean, weights)
         image = weights["image"] * image
         generator_term, gan_logs = adversarial.generator_loss(output, image, last_layer.weight)
-        loss = weights["feature"] * feature + weights["ce"] * ce + image + generator_term
+        loss = image + generator_term
+        if train_codes:
+            loss = loss + weights["feature"] * feature + weights["ce"] * ce
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -233,7 +252,7 @@ def train_transformer(
         save_state(run_dir, iteration, modules, optimizer, extra=adversarial.state(), loader=loader)
         counts = (
             {"finetune_iterations": [*info.metadata.get("finetune_iterations", []), iteration]}
-            if cfg.codebook_weights
+            if cfg.codebook_weights or info.metadata.get("stage") == "II"  # fine-tuning a Stage II model
             else {"stage_II_iterations": iteration}
         )
         save_checkpoint(
