@@ -204,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="Stage I weights, for the codebook's reconstruction row when --weights is Stage II",
     )
+    evaluate.add_argument(
+        "--pairs-per-size",
+        type=int,
+        default=None,
+        help="synthetic whole photos per face size (64, 128, 256, 512 px; default 42, 0 to skip)",
+    )
     evaluate.add_argument("--device", default="auto")
 
     prepare = commands.add_parser(
@@ -463,6 +469,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     test_root = args.test_data or install_root().parent / "shared" / "data" / "test"
     if args.max_faces is not None and args.max_faces < 1:
         raise StudioError("--max-faces must be at least 1.")
+    if args.pairs_per_size is not None and args.pairs_per_size < 0:
+        raise StudioError("--pairs-per-size must be 0 (skip) or more.")
     result = evaluate(
         args.weights,
         cfg,
@@ -472,6 +480,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         contact_sheet_path=args.contact_sheet,
         max_faces=args.max_faces,
         codebook_weights=args.codebook_weights,
+        **({} if args.pairs_per_size is None else {"pairs_per_size": args.pairs_per_size}),
     )
     print(write_report(result, args.out))
     print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)

@@ -184,6 +184,8 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
             "cpu",
             "--codebook-weights",
             str(previous),
+            "--pairs-per-size",
+            "2",
         ]
     )
     captured = capsys.readouterr()
@@ -230,6 +232,15 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     assert image is not None and image.shape[1] == columns * 130 + 2
     assert image.shape[0] > 6 * 130  # 3 real + 3 synthetic rows under a header and two titles
     assert result["contact_sheet"] == str(sheet)
+
+    in_photos = result["faces_in_photos"]
+    methods = ["degraded input", "classical baseline", f"{PREVIOUS_LABEL}, quality 0.9", "IQPFR, quality 0.9, fidelity 0.25"]
+    assert [(r["face_size"], r["method"]) for r in in_photos["rows"]] == [
+        (size, method) for size in (64, 128, 256, 512) for method in methods
+    ]
+    assert all(r["pairs"] == 2 and np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in in_photos["rows"])
+    assert [Path(p).name for p in in_photos["contact_sheets"]] == [f"faces-{s}px.png" for s in (64, 128, 256, 512)]
+    assert "Faces in synthetic whole photos, by face size" in captured.out
 
 
 def test_codebook_row_needs_a_stage_one_encoder(tmp_path):

@@ -4,7 +4,7 @@ with a controllable fidelity path from the encoder (CodeFormer's CFT)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -158,7 +158,7 @@ def with_input_gate(model: IQPFR) -> IQPFR:
 def _with_part(model: IQPFR, flag: str, is_new: Callable[[str], bool]) -> IQPFR:
     if getattr(model.cfg, flag):
         return model
-    upgraded = IQPFR(replace(model.cfg, **{flag: True})).to(next(model.parameters()).device)
+    upgraded = IQPFR(IQPFRConfig.from_dict({**model.cfg.to_dict(), flag: True})).to(next(model.parameters()).device)
     missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
     if unexpected or not all(is_new(key) for key in missing):
         raise ValueError(f"cannot add {flag}: unexpected {unexpected}, missing {missing}")

@@ -18,7 +18,14 @@ from torch.utils.data import Dataset
 
 from app.image_tensors import image_to_tensor
 from app.photo_io import is_supported_image, load_photo
-from app.training.degradation import LIGHT_DEGRADATION, MILD_DEGRADATION, DegradationConfig, PhotometricConfig, degrade, photometric
+from app.training.degradation import (
+    LIGHT_DEGRADATION,
+    MILD_DEGRADATION,
+    DegradationConfig,
+    PhotometricConfig,
+    degrade,
+    photometric,
+)
 
 SCORE_CACHE_NAME = "face_scores.json"
 
@@ -226,10 +233,10 @@ class FaceDataset(Dataset):
             "soft": soft,
         }
         if self.degradation is not None:
-            item["degraded"] = image_to_tensor(self._degraded(face, rng))
+            item["degraded"] = image_to_tensor(self._degraded(face, rng, self.degradation))
         return item
 
-    def _degraded(self, face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _degraded(self, face: np.ndarray, rng: np.random.Generator, full: DegradationConfig) -> np.ndarray:
         """The face itself (`clean_fraction`), lightly (`light_fraction`) or mildly (`mild_fraction`) degraded,
         else with the full degradation."""
         draw = rng.random()
@@ -239,4 +246,4 @@ class FaceDataset(Dataset):
         if draw < self.light_fraction:
             return degrade(face, rng, LIGHT_DEGRADATION)
         draw -= self.light_fraction
-        return degrade(face, rng, MILD_DEGRADATION if draw < self.mild_fraction else self.degradation)
+        return degrade(face, rng, MILD_DEGRADATION if draw < self.mild_fraction else full)

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -46,12 +45,16 @@ from app.metrics import (
     niqe_face,
 )
 from app.model import IQPFR, load_checkpoint
-from app.pipeline import DEFAULT_QUALITY
+from app.pipeline import DEFAULT_QUALITY, FaceRestorer
 from app.quality import QualityScorer
 from app.restorers.iqpfr_network import iqpfr_descriptor
 from app.training.config import TrainConfig
 from app.training.data import list_faces, load_face, split
 from app.training.degradation import DegradationConfig, degrade
+from app.training.evaluate_sizes import evaluate_faces_in_photos
+from app.training.evaluate_sizes import markdown_table as sizes_table
+from app.training.photo_pairs import FACE_SIZES, PAIRS_PER_SIZE, held_out_faces, reference_faces
+from app.training.reference_outputs import classical_baseline, write_contact_sheet
 
 REAL_FACE_FOLDERS = [
     "codeformer-inputs/cropped_faces",
@@ -66,17 +69,10 @@ SLIDER_VALUES = (0.9, 0.5, 0.1)  # quality, at the default fidelity
 FIDELITY_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # fidelity, at DEFAULT_QUALITY
 SLIDER_LOW, SLIDER_HIGH = 0.1, 0.9  # the slider effect compares these two
 PREVIOUS_LABEL = "previous shipped model"
-SHEET_REAL_FACES, SHEET_SYNTHETIC_FACES, SHEET_TILE = 12, 6, 128
+SHEET_REAL_FACES, SHEET_SYNTHETIC_FACES = 12, 6
 BATCH_SIZE = 16
 
 Progress = Callable[[str], None]
-
-
-def classical_baseline(face: np.ndarray) -> np.ndarray:
-    """Non-learned reference: (already resized) → non-local-means denoise → unsharp mask."""
-    denoised = cv2.fastNlMeansDenoisingColored(face, None, 6, 6, 5, 15)
-    blurred = cv2.GaussianBlur(denoised, (0, 0), 1.2)
-    return cv2.addWeighted(denoised, 1.7, blurred, -0.7, 0)
 
 
 # ---------------------------------------------------------------- model outputs
@@ -287,6 +283,7 @@ def evaluate(
     max_faces: int | None = None,
     progress: Progress = _stderr,
     codebook_weights: Path | None = None,
+    pairs_per_size: int = PAIRS_PER_SIZE,
 ) -> dict:
     """Measure `weights` (and optionally `compare_weights`) on both sets; see the module docstring.
     `max_faces` caps each set (evenly spread faces) for quick runs. The codebook's reconstruction
@@ -401,6 +398,23 @@ def evaluate(
         result.setdefault("slider_effect", {})[set_name] = effects
         sheet_sections.append((set_name, inputs, baseline, runs, reference))
 
+    if pairs_per_size > 0:
+        log(f"faces in photos: {pairs_per_size} synthetic photos per face size {FACE_SIZES}")
+        restorers = [("IQPFR", weights, default)]
+        if compare_weights is not None:
+            restorers.insert(0, (PREVIOUS_LABEL, compare_weights, models[0][2]))
+        result["faces_in_photos"] = evaluate_faces_in_photos(
+            [
+                (label, FaceRestorer.create(str(path), device=str(device)), setting.quality, setting.fidelity)
+                for label, path, setting in restorers
+            ],
+            held_out_faces(cfg.roots, cfg.held_out_fraction) + reference_faces(test_root),
+            pairs_per_size,
+            seed,
+            sheet_folder=None if contact_sheet_path is None else contact_sheet_path.parent,
+            progress=log,
+        )
+
     if contact_sheet_path is not None:
         columns, sections = _sheet_content(sheet_sections)
         write_contact_sheet(contact_sheet_path, columns, sections)
@@ -459,50 +473,6 @@ def _sheet_content(sections_in: list) -> tuple[list[str], list[tuple[str, list[l
         )
         sections.append((title, rows))
     return columns, sections
-
-
-def write_contact_sheet(
-    path: Path, columns: list[str], sections: list[tuple[str, list[list[np.ndarray | None]]]], tile: int = SHEET_TILE
-) -> Path:
-    """A grid of faces (RGB uint8, any size: shown at `tile` px) with a text header per column and a
-    title band per section; None cells are left grey. Written as PNG."""
-    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 14
-    header_lines = max(label.count("\n") + 1 for label in columns)
-    header = 8 + line * header_lines
-    band, gap = 20, 2
-    width = len(columns) * (tile + gap) + gap
-    height = header + sum(band + len(rows) * (tile + gap) for _, rows in sections) + gap
-    sheet = np.full((height, width, 3), 255, np.uint8)
-    for c, label in enumerate(columns):
-        for n, text in enumerate(label.split("\n")):
-            cv2.putText(
-                sheet,
-                text,
-                (gap + c * (tile + gap) + 3, 4 + line * (n + 1) - 3),
-                font,
-                scale,
-                (0, 0, 0),
-                1,
-                cv2.LINE_AA,
-            )
-    y = header
-    for title, rows in sections:
-        cv2.putText(sheet, title, (gap + 3, y + band - 6), font, 0.45, (0, 0, 160), 1, cv2.LINE_AA)
-        y += band
-        for row in rows:
-            for c, face in enumerate(row):
-                x = gap + c * (tile + gap)
-                if face is None:
-                    sheet[y : y + tile, x : x + tile] = 220
-                else:
-                    interpolation = cv2.INTER_AREA if face.shape[0] > tile else cv2.INTER_CUBIC
-                    sheet[y : y + tile, x : x + tile] = cv2.resize(face, (tile, tile), interpolation=interpolation)
-            y += tile + gap
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
-    return path
 
 
 # ---------------------------------------------------------------- report
@@ -571,6 +541,8 @@ def write_report(result: dict, path: Path) -> str:
         + "\n\nReal degraded faces\n\n"
         + markdown_table(result["real_degraded"])
     )
+    if result.get("faces_in_photos"):
+        text += "\n\nFaces in synthetic whole photos, by face size\n\n" + sizes_table(result["faces_in_photos"]["rows"])
     if any(result.get("slider_effect", {}).values()):
         text += "\n\nSlider effect (at the default fidelity)\n\n" + slider_table(result["slider_effect"])
     if result.get("contact_sheet"):

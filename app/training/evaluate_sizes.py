@@ -19,7 +19,8 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from app.photo_io import Photo
-from app.training.photo_pairs import LEVELS, PhotoPair, face_region
+from app.training.photo_pairs import LEVELS, PhotoPair, face_region, photo_pairs
+from app.training.reference_outputs import classical_baseline, write_contact_sheet
 
 PhotoMethod = Callable[[np.ndarray], np.ndarray]  # degraded uint8 RGB photo → output photo of the same shape
 Progress = Callable[[str], None]
@@ -71,11 +72,11 @@ def measure_methods(
     identity: IdentityMeasure | None = None,
     progress: Progress | None = None,
     keep_faces: int = SHEET_ROWS,
-) -> tuple[dict[str, list[PairResult]], dict[int, list[list[np.ndarray]]]]:
+) -> tuple[dict[str, list[PairResult]], dict[int, list[list[np.ndarray | None]]]]:
     """Per method, one result per pair; and per face size, the first `keep_faces` rows of face squares
     (input, each method's output, clean) for the contact sheet."""
     results: dict[str, list[PairResult]] = {method.name: [] for method in methods}
-    sheets: dict[int, list[list[np.ndarray]]] = {}
+    sheets: dict[int, list[list[np.ndarray | None]]] = {}
     regions = {size: face_region(size) for size in {pair.face_size for pair in pairs}}
     for number, pair in enumerate(pairs, 1):
         clean = pair.face_square(pair.clean)
@@ -140,13 +141,41 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def write_size_sheets(
-    folder: Path, method_names: list[str], sheets: dict[int, list[list[np.ndarray]]], tile: int = 128
+    folder: Path, method_names: list[str], sheets: dict[int, list[list[np.ndarray | None]]], tile: int = 128
 ) -> list[Path]:
     """One contact sheet per face size: input, the methods' outputs, clean (face squares shown at `tile` px)."""
-    from app.training.evaluate import write_contact_sheet
-
     columns = [name.replace(", ", "\n", 1) for name in method_names] + ["clean"]
     return [
         write_contact_sheet(folder / f"faces-{size}px.png", columns, [(f"faces of {size} px in the photo", rows)], tile)
         for size, rows in sorted(sheets.items())
     ]
+
+
+def evaluate_faces_in_photos(
+    restorers: list[tuple[str, object, float, float | None]],
+    clean_faces: list,
+    pairs_per_size: int,
+    seed: int,
+    identity: IdentityMeasure | None = None,
+    sheet_folder: Path | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Input, classical baseline and each (label, FaceRestorer, quality, fidelity) on the synthetic photos.
+    Returns rows (see `summarise`) and the contact sheets written."""
+    methods = [Method("degraded input", lambda photo: photo), Method("classical baseline", classical_baseline)]
+    for label, restorer, quality, fidelity in restorers:
+        setting = f"quality {quality:g}" + ("" if fidelity is None else f", fidelity {fidelity:g}")
+        methods.append(Method(f"{label}, {setting}", restorer_method(restorer, quality, fidelity)))
+    pairs = list(photo_pairs(clean_faces, seed=seed, per_size=pairs_per_size))
+    results, sheets = measure_methods(pairs, methods, identity, progress)
+    written = (
+        [str(path) for path in write_size_sheets(sheet_folder, [m.name for m in methods], sheets)]
+        if sheet_folder is not None
+        else []
+    )
+    return {
+        "pairs_per_size": pairs_per_size,
+        "levels": {name: vars(level) for name, level in LEVELS.items()},
+        "rows": summarise(results),
+        "contact_sheets": written,
+    }

@@ -91,9 +91,10 @@ def degrade_photo(photo: np.ndarray, rng: np.random.Generator, level: PhotoDegra
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
     quality = int(rng.integers(level.jpeg_quality[0], level.jpeg_quality[1] + 1))
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
         raise RuntimeError("OpenCV could not JPEG-compress a synthetic photo")
-    image = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)
 
 

@@ -174,7 +174,7 @@ def train_transformer(
     loader = make_loader(dataset, cfg)
     target_encoder = stage_one_encoder(cfg, model, device)
     model.train()
-    frozen = [model.common_codebook, model.hq_codebook]
+    frozen: list[torch.nn.Module] = [model.common_codebook, model.hq_codebook]
     train_codes = bool(cfg.loss.get("train_codes", True))  # false: encoder and Transformer stay as they are
     if not train_codes:
         frozen += [model.encoder, model.code_predictor]
