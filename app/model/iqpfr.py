@@ -95,7 +95,8 @@ class IQPFR(nn.Module):
         features enter through the fidelity fusion (w = 0: codes only, w = 1: as trained), modulated
         by the quality bin when the model has `quality_fusion`. The input faces in `encoded` let the decoder
         repair its activation spikes when the weights ask for it (`Decoder.spike_repair`), and, with an
-        `input_gate`, keep a learned share of the input where it needs no redrawing (scaled by w)."""
+        `input_gate`, the decoded face takes the input's tone and colour and then the gate keeps a learned share of
+        the input where it needs no redrawing (scaled by w), so where the gate is open the input comes back whole."""
         bins = None
         if quality is not None and self.cfg.quality_fusion:
             bins = quality_to_bin(quality, self.cfg.quality_bins).to(codes.device)
@@ -103,9 +104,17 @@ class IQPFR(nn.Module):
         if encoded is None:
             return self.decoder(codes, None, fidelity, bins)
         decoded = self.decoder(codes, encoded.skips, fidelity, bins, encoded.images)
-        if self.input_gate is None or encoded.images is None or not (torch.is_tensor(fidelity) or fidelity > 0):
+        if self.input_gate is None or encoded.images is None:
             return decoded
-        return self.input_gate(encoded.images, decoded, fidelity, bins)
+        redrawn = self.keep_input_tone(decoded, encoded.images)
+        if not (torch.is_tensor(fidelity) or fidelity > 0):
+            return redrawn
+        return self.input_gate(encoded.images, redrawn, fidelity, bins)
+
+    def keep_input_tone(self, decoded: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """The decoded faces with the inputs' broad tone and colour (`app.model.colour`)."""
+        size = self.cfg.image_size
+        return keep_input_tone(decoded.float(), inputs.float(), luma_sigma=size / 20, chroma_sigma=size / 64)
 
     def decode_codes(
         self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
@@ -127,9 +136,8 @@ class IQPFR(nn.Module):
         prediction = self.predict_codes(encoded.features, quality)
         common, hq = prediction.common_indices, prediction.hq_indices
         image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity, quality)
-        if keep_colour and encoded.images is not None:
-            size = self.cfg.image_size
-            image = keep_input_tone(image.float(), encoded.images.float(), luma_sigma=size / 20, chroma_sigma=size / 64)
+        if keep_colour and encoded.images is not None and self.input_gate is None:  # (a gated decode keeps it)
+            image = self.keep_input_tone(image, encoded.images)
         return Restoration(image, common, hq)
 
     @torch.no_grad()
