@@ -16,6 +16,11 @@ times the public plug-in models instead, per 512 px face, network only, in their
 configurations with random weights (the same cost as the real files, which need not be present): what
 opening a photo costs per face, and what a slider change costs (GFPGAN/RestoreFormer: a blend, no
 network; CodeFormer: the whole network for every fidelity weight w).
+
+    .venv/bin/python scripts/benchmark.py --identity [--faces 16] [--device ...]
+
+times the identity measure as a training loss (`app.faces.identity`: warp, descriptor, distance; forward and
+backward to the faces) per batch of 128 px faces, in float32 and under bfloat16 autocast, and the landmarks.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ def main() -> int:
         help="time the public plug-in models instead (default: all of GFPGAN, RestoreFormer, "
         "CodeFormer); repeats: a fifth of --repeats, at least 1",
     )
+    parser.add_argument("--identity", action="store_true", help="time the identity measure as a training loss")
     parser.add_argument(
         "--photo",
         type=Path,
@@ -97,6 +103,8 @@ def main() -> int:
     device = resolve_device(args.device)
     if args.plugins is not None:
         return benchmark_plugins(args.plugins, device, max(1, args.repeats // 5), args.faces)
+    if args.identity:
+        return benchmark_identity(device, args.repeats, args.faces)
     model, info = untrained_model() if args.untrained else load_model(args.weights, device)
     model = model.to(device).eval()
     fidelity = info.default_fidelity
@@ -177,6 +185,45 @@ def large_photo_slider_move(restorer, photo, megapixels: float = 50.0) -> None:
         f"paste at full resolution {full_ms:.0f} ms, onto the {DEFAULT_PREVIEW_PIXELS / 1e6:.0f} MP preview "
         f"{preview_ms:.0f} ms"
     )
+
+
+def benchmark_identity(device: torch.device, repeats: int, faces: int, size: int = 128) -> int:
+    """The identity loss per batch (the cost is the same with random weights when the converted file is absent)."""
+    from app.faces.face_api_nets import FaceDescriptorNet, FaceLandmarkNet
+    from app.faces.identity import FaceIdentity, default_weights_path, identity_distance
+
+    path = default_weights_path()
+    identity = (
+        FaceIdentity.load(path, device) if path.is_file() else FaceIdentity(FaceDescriptorNet(), FaceLandmarkNet())
+    )
+    identity = identity.to(device)
+    restored = (torch.rand(faces, 3, size, size, device=device) * 2 - 1).requires_grad_(True)
+    with torch.no_grad():
+        target = identity.embed(torch.rand(faces, 3, size, size, device=device) * 2 - 1)
+
+    def loss_step(bf16: bool) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = identity_distance(identity.embed(restored), target).mean()
+        loss.backward()
+
+    def landmarks() -> None:
+        with torch.no_grad():
+            identity.landmarks(restored)
+
+    print(
+        f"identity measure ({'converted weights' if path.is_file() else 'random weights'}) · {size} px faces · "
+        f"device: {describe_device(device)} · batch of {faces} · median of {repeats} · "
+        f"{'cpu' if clock is time.process_time else 'wall'} clock"
+    )
+    rows = {
+        "identity loss, forward + backward, float32": timed(lambda: loss_step(False), repeats, device),
+        "identity loss, forward + backward, bfloat16 autocast": timed(lambda: loss_step(True), repeats, device),
+        "landmarks, forward only, float32": timed(landmarks, repeats, device),
+    }
+    fp32 = rows["identity loss, forward + backward, float32"]
+    for name, seconds in rows.items():
+        print(f"  {name:<54} {1000 * seconds:8.1f} ms/batch  ({seconds / fp32:.2f}× the float32 loss's time)")
+    return 0
 
 
 def benchmark_plugins(names: list[str], device: torch.device, repeats: int, faces: int) -> int:
