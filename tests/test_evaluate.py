@@ -234,7 +234,12 @@ def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, cap
     assert result["contact_sheet"] == str(sheet)
 
     in_photos = result["faces_in_photos"]
-    methods = ["degraded input", "classical baseline", f"{PREVIOUS_LABEL}, quality 0.9", "IQPFR, quality 0.9, fidelity 0.25"]
+    methods = [
+        "degraded input",
+        "classical baseline",
+        f"{PREVIOUS_LABEL}, quality 0.9",
+        "IQPFR, quality 0.9, fidelity 0.25",
+    ]
     assert [(r["face_size"], r["method"]) for r in in_photos["rows"]] == [
         (size, method) for size in (64, 128, 256, 512) for method in methods
     ]

@@ -385,3 +385,23 @@ def test_identity_is_a_usable_loss(identity, astronaut):
         assert faces.grad is not None and faces.grad[1].abs().sum() > 0
         assert all(p.grad is None for p in identity.parameters())
     assert os.environ.get("IQPFR_OFFLINE") == "1"  # nothing of this fetched anything
+
+
+def test_face_network_losses_are_zero_for_the_clean_face_and_pull_towards_it(identity, astronaut):
+    from app.image_tensors import images_to_tensor
+    from app.training.face_losses import FaceNetworkLosses
+
+    losses = FaceNetworkLosses(identity)
+    clean = images_to_tensor([astronaut], "cpu")
+    same = losses(clean, clean)
+    assert all(value.item() == pytest.approx(0.0, abs=1e-5) for value in same.values())
+    blurred = images_to_tensor([cv2.GaussianBlur(astronaut, (0, 0), 2.0)], "cpu").requires_grad_(True)
+    terms = losses(blurred, clean)
+    assert terms["identity"].item() > 0.05 and terms["face_perceptual"].item() > 0.05
+    (terms["identity"] + terms["face_perceptual"]).backward()
+    assert blurred.grad is not None
+    with torch.no_grad():  # a small step against the gradient brings the face closer to the clean one
+        stepped = blurred - 0.05 * blurred.grad / blurred.grad.abs().max()
+    closer = losses(stepped, clean)
+    assert closer["identity"].item() + closer["face_perceptual"].item() < sum(v.item() for v in terms.values())
+    assert all(parameter.grad is None for parameter in identity.parameters())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.model import IQPFR, IQPFRConfig, load_checkpoint, save_checkpoint
+from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.iqpfr import with_input_gate
 from app.training.data import FaceDataset, ScoredFaces
 from app.training.degradation import DegradationConfig
@@ -83,11 +83,13 @@ def test_measures_rank_outputs_by_how_close_they_are_to_the_clean_face():
 def test_identity_distances_are_reported_per_method():
     class Distances:
         def distances(self, faces, references):
-            return np.array([float(np.abs(f.astype(float) - r).mean()) for f, r in zip(faces, references, strict=True)])
+            gaps = np.array([float(np.abs(f.astype(float) - r).mean()) for f, r in zip(faces, references, strict=True)])
+            return gaps, gaps / 100
 
     pairs = list(photo_pairs(_faces(2, 128), sizes=(128,), per_size=2))
     results, _ = measure_methods(pairs, [Method("input", lambda photo: photo)], identity=Distances())
-    assert summarise(results)[0]["identity"] > 0
+    row = summarise(results)[0]
+    assert row["identity"] > 0 and row["landmarks"] == pytest.approx(row["identity"] / 100)
 
 
 def _tiny_model() -> IQPFR:
@@ -126,9 +128,7 @@ def test_an_open_input_gate_returns_the_input_at_full_fidelity_and_scales_with_i
 @pytest.mark.parametrize(("clean", "light", "expected_identical"), [(1.0, 0.0, True), (0.0, 1.0, False)])
 def test_training_pairs_can_be_clean_or_lightly_degraded(clean, light, expected_identical):
     scored = ScoredFaces([], np.zeros(2, np.float32), np.full(2, 0.5, np.float32))
-    dataset = FaceDataset(
-        scored, 64, DegradationConfig(), flip=False, clean_fraction=clean, light_fraction=light
-    )
+    dataset = FaceDataset(scored, 64, DegradationConfig(), flip=False, clean_fraction=clean, light_fraction=light)
     dataset.images = [face.image for face in _faces(2, 64)]
     item = dataset[0]
     identical = torch.equal(item["clean"], item["degraded"])

@@ -64,6 +64,9 @@ DESCRIPTOR_BLOCKS = (
 )
 
 
+FEATURE_BLOCKS = ("conv32_3", "conv64_3", "conv128_2", "conv256_2", "conv256_down_out")
+
+
 class FaceDescriptorNet(nn.Module):
     """dlib's face descriptor: (N, 3, 150, 150) RGB 0…255 chips (dlib's `get_face_chip`, size 150, padding 0.25)
     → (N, 128) descriptors."""
@@ -78,11 +81,18 @@ class FaceDescriptorNet(nn.Module):
         self.fc = nn.Linear(256, DESCRIPTOR_SIZE, bias=False)
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(chips)[-1].mean(dim=(2, 3)))
+
+    def features(self, chips: torch.Tensor) -> list[torch.Tensor]:
+        """The feature maps at the end of each resolution (32, 64, 128 and 256 channels, then the last block)."""
         x = (chips - self.mean) / 256.0  # dlib's input_rgb_image (face-api divides by 255; see the model card)
         x = F.max_pool2d(F.relu(self.conv32_down(x)), 3, stride=2)
-        for block in self.blocks.values():
+        maps = []
+        for name, block in self.blocks.items():
             x = block(x)
-        return self.fc(x.mean(dim=(2, 3)))
+            if name in FEATURE_BLOCKS:
+                maps.append(x)
+        return maps
 
 
 class _SeparableConv(nn.Module):

@@ -128,6 +128,11 @@ class FaceIdentity(nn.Module):
         """(N, 3, S, S) aligned faces → (N, 128) dlib face descriptors."""
         return self.descriptor(self.chips(faces))
 
+    def features(self, faces: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, S, S) aligned faces → the descriptor network's feature maps at each resolution (a perceptual
+        space for faces)."""
+        return self.descriptor.features(self.chips(faces))
+
     def landmarks(self, faces: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) aligned faces → (N, 68, 2) landmark points (x, y) in the faces' pixels (centres at 0…S−1)."""
         fractions = self.landmark_net(self._crops(faces, LANDMARK_INPUT_SIZE)).float()

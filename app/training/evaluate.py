@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from app.errors import QualityMetricError
+from app.errors import QualityMetricError, WeightsMissingError
+from app.faces.identity import FaceIdentity
 from app.metrics import (
     COLOUR_BLUR_SIGMA_128,
     GREY_CHROMA,
@@ -51,7 +52,7 @@ from app.restorers.iqpfr_network import iqpfr_descriptor
 from app.training.config import TrainConfig
 from app.training.data import list_faces, load_face, split
 from app.training.degradation import DegradationConfig, degrade
-from app.training.evaluate_sizes import evaluate_faces_in_photos
+from app.training.evaluate_sizes import FaceIdentityMeasure, IdentityMeasure, evaluate_faces_in_photos
 from app.training.evaluate_sizes import markdown_table as sizes_table
 from app.training.photo_pairs import FACE_SIZES, PAIRS_PER_SIZE, held_out_faces, reference_faces
 from app.training.reference_outputs import classical_baseline, write_contact_sheet
@@ -71,6 +72,13 @@ SLIDER_LOW, SLIDER_HIGH = 0.1, 0.9  # the slider effect compares these two
 PREVIOUS_LABEL = "previous shipped model"
 SHEET_REAL_FACES, SHEET_SYNTHETIC_FACES = 12, 6
 BATCH_SIZE = 16
+IDENTITY_KEYS = ("identity_input", "landmarks_input", "identity_clean", "landmarks_clean")
+IDENTITY_HEADERS = {
+    "identity_input": "identity distance to input (↓)",
+    "landmarks_input": "landmark distance to input (↓)",
+    "identity_clean": "identity distance to clean (↓)",
+    "landmarks_clean": "landmark distance to clean (↓)",
+}
 
 Progress = Callable[[str], None]
 
@@ -145,9 +153,14 @@ def reconstruct_faces(
 
 
 def measure(
-    outputs: list[np.ndarray], inputs: list[np.ndarray], scorer: QualityScorer, clean: list[np.ndarray] | None = None
+    outputs: list[np.ndarray],
+    inputs: list[np.ndarray],
+    scorer: QualityScorer,
+    clean: list[np.ndarray] | None = None,
+    identity: IdentityMeasure | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-face measures of one method's outputs (computed once, aggregated into rows later)."""
+    """Per-face measures of one method's outputs (computed once, aggregated into rows later); with `identity`,
+    the identity and landmark distances to the input (and to the clean face where there is one)."""
     per_face: dict[str, list] = {
         k: []
         for k in (
@@ -172,6 +185,12 @@ def measure(
         per_face["input_chroma"].append(shift.input_chroma)
         per_face["output_chroma"].append(shift.output_chroma)
         per_face["output_max_chroma"].append(shift.output_max_chroma)
+    if identity is not None:
+        for name, references in (("input", inputs), ("clean", clean)):
+            if references is not None:
+                per_face[f"identity_{name}"], per_face[f"landmarks_{name}"] = _identity_distances(
+                    identity, outputs, references
+                )
     if clean is not None:
         pairs = list(zip(clean, outputs, strict=True))
         with np.errstate(divide="ignore"):  # identical images: PSNR is +inf
@@ -179,6 +198,19 @@ def measure(
         per_face["ssim"] = [structural_similarity(c, o, channel_axis=2, data_range=255) for c, o in pairs]
         per_face["delta_e_clean"] = [colour_shift(c, o).delta_e for c, o in pairs]
     return {k: np.asarray(v) for k, v in per_face.items()}
+
+
+def _identity_distances(
+    identity: IdentityMeasure, outputs: list[np.ndarray], references: list[np.ndarray]
+) -> tuple[list[float], list[float]]:
+    identities: list[float] = []
+    landmarks: list[float] = []
+    for start in range(0, len(outputs), BATCH_SIZE):
+        batch = slice(start, start + BATCH_SIZE)
+        found, moved = identity.distances(outputs[batch], references[batch])
+        identities += found.tolist()
+        landmarks += moved.tolist()
+    return identities, landmarks
 
 
 def _mean(values: np.ndarray) -> float:
@@ -190,7 +222,7 @@ def _mean(values: np.ndarray) -> float:
 
 def make_row(name: str, per_face: dict[str, np.ndarray], **extra) -> dict:
     row = {"method": name, "faces": len(per_face["niqe"]), **extra}
-    for key in ("psnr", "ssim", "piqe_quality", "niqe", "delta_e_input", "delta_e_clean"):
+    for key in ("psnr", "ssim", "piqe_quality", "niqe", "delta_e_input", "delta_e_clean", *IDENTITY_KEYS):
         if key in per_face:
             row[key] = _mean(per_face[key])
     row["niqe_failed"] = int(np.sum(~np.isfinite(per_face["niqe"])))
@@ -268,6 +300,15 @@ def _model_label(label: str, setting: Setting, default: Setting) -> str:
     return f"{text} (default settings)" if setting == default else text
 
 
+def _identity_measure(device: torch.device) -> IdentityMeasure | None:
+    """The face-identity measure, or None (with a note on stderr) when its converted weights are missing."""
+    try:
+        return FaceIdentityMeasure(FaceIdentity.load(device=device))
+    except WeightsMissingError as error:
+        _stderr(f"Identity and landmark distances not measured: {error}")
+        return None
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -308,6 +349,7 @@ def evaluate(
         models.insert(0, (previous, PREVIOUS_LABEL, previous_settings[0], previous_settings))
     codebook_model, codebook_label = stage_one_model(model, info, codebook_weights, device)
     scorer = QualityScorer("piqe")
+    identity = _identity_measure(device)
 
     clean, degraded = synthetic_pairs(cfg, size, seed, max_faces)
     real = real_test_faces(test_root, size, max_faces)
@@ -329,6 +371,9 @@ def evaluate(
             "delta_e": f"mean CIEDE2000 after a Gaussian blur of sigma {COLOUR_BLUR_SIGMA_128} px "
             f"per 128 px (colour and tone only)",
             "grey_input": f"low-pass CIELAB chroma <= {GREY_CHROMA} everywhere",
+            "identity": "Euclidean distance of dlib's face descriptor (face-api's conversion, app/faces/identity.py); "
+            "below 0.6 dlib calls two faces one person, random pairs of different people average 0.82",
+            "landmarks": "face-api's 68 landmarks: mean point distance over the outer-eye-corner distance",
         },
     }
     sheet_sections = []
@@ -382,7 +427,7 @@ def evaluate(
         )
         rows, measured = [], {}
         for number, (name, method_outputs, method_inputs, extra) in enumerate(methods, 1):
-            per_face = measure(method_outputs, method_inputs, scorer, reference)
+            per_face = measure(method_outputs, method_inputs, scorer, reference, identity)
             log(f"{set_name}: measured {number}/{len(methods)}: {name}")
             if "model" in extra:
                 measured[extra["model"], Setting(extra["quality"], extra["fidelity"])] = per_face
@@ -411,6 +456,7 @@ def evaluate(
             held_out_faces(cfg.roots, cfg.held_out_fraction) + reference_faces(test_root),
             pairs_per_size,
             seed,
+            identity,
             sheet_folder=None if contact_sheet_path is None else contact_sheet_path.parent,
             progress=log,
         )
@@ -493,6 +539,8 @@ def markdown_table(rows: list[dict]) -> str:
     if has_reference:
         header += ["PSNR (dB)", "SSIM"]
     header += ["PIQE quality (0..1, ↑)", "NIQE (↓)", "ΔE to input (↓)"]
+    identity_keys = [key for key in IDENTITY_KEYS if any(key in row for row in rows)]
+    header += [IDENTITY_HEADERS[key] for key in identity_keys]
     if has_reference:
         header.append("ΔE to clean (↓)")
     if has_grey:
@@ -504,6 +552,7 @@ def markdown_table(rows: list[dict]) -> str:
         if has_reference:
             cells += [_number(row["psnr"], 2), _number(row["ssim"], 3)]
         cells += [_number(row["piqe_quality"], 3), _number(row["niqe"], 2), _number(row["delta_e_input"], 2)]
+        cells += [_number(row.get(key), 3) for key in identity_keys]
         if has_reference:
             cells.append(_number(row["delta_e_clean"], 2))
         if has_grey:

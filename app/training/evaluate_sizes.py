@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 from skimage.metrics import structural_similarity
 
+from app.faces.identity import FaceIdentity, identity_distance, landmark_distance
+from app.image_tensors import images_to_tensor
 from app.photo_io import Photo
 from app.training.photo_pairs import LEVELS, PhotoPair, face_region, photo_pairs
 from app.training.reference_outputs import classical_baseline, write_contact_sheet
@@ -28,9 +31,27 @@ SHEET_ROWS = 8
 
 
 class IdentityMeasure(Protocol):
-    def distances(self, faces: list[np.ndarray], references: list[np.ndarray]) -> np.ndarray:
-        """Identity distance of each face (uint8 RGB on the FFHQ template) to its reference."""
+    def distances(self, faces: list[np.ndarray], references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(identity distance, landmark distance) of each face (uint8 RGB on the FFHQ template) to its reference."""
         ...
+
+
+class FaceIdentityMeasure:
+    """`IdentityMeasure` through the converted face-recognition networks (`app.faces.identity`)."""
+
+    def __init__(self, identity: FaceIdentity) -> None:
+        self.identity = identity
+
+    @torch.no_grad()
+    def distances(self, faces: list[np.ndarray], references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        device = self.identity.theta.device
+        both = images_to_tensor([*faces, *references], device)
+        descriptors, landmarks = self.identity.embed(both), self.identity.landmarks(both)
+        count = len(faces)
+        return (
+            identity_distance(descriptors[:count], descriptors[count:]).cpu().numpy(),
+            landmark_distance(landmarks[:count], landmarks[count:]).cpu().numpy(),
+        )
 
 
 @dataclass
@@ -64,6 +85,7 @@ class PairResult:
     psnr: float
     ssim: float
     identity: float  # NaN without an identity network
+    landmarks: float  # landmark distance (normalised mean error); NaN without the network
 
 
 def measure_methods(
@@ -82,14 +104,16 @@ def measure_methods(
         clean = pair.face_square(pair.clean)
         region = regions[pair.face_size]
         squares = [pair.face_square(method.run(pair.degraded)) for method in methods]
-        distances = (
+        identities, landmarks = (
             identity.distances(squares, [clean] * len(squares))
             if identity is not None
-            else np.full(len(squares), np.nan)
+            else (np.full(len(squares), np.nan), np.full(len(squares), np.nan))
         )
-        for method, square, distance in zip(methods, squares, distances, strict=True):
+        for method, square, distance, moved in zip(methods, squares, identities, landmarks, strict=True):
             psnr, ssim = region_psnr_ssim(clean, square, region)
-            results[method.name].append(PairResult(pair.face_size, pair.level, psnr, ssim, float(distance)))
+            results[method.name].append(
+                PairResult(pair.face_size, pair.level, psnr, ssim, float(distance), float(moved))
+            )
         rows = sheets.setdefault(pair.face_size, [])
         if len(rows) < keep_faces:
             rows.append([*squares, clean])
@@ -116,28 +140,43 @@ def summarise(results: dict[str, list[PairResult]]) -> list[dict]:
 
 
 def _means(chosen: list[PairResult]) -> dict:
-    identity = np.array([r.identity for r in chosen])
     return {
         "psnr": float(np.mean([r.psnr for r in chosen])),
         "ssim": float(np.mean([r.ssim for r in chosen])),
-        "identity": float(np.nanmean(identity)) if np.isfinite(identity).any() else None,
+        "identity": _finite_mean([r.identity for r in chosen]),
+        "landmarks": _finite_mean([r.landmarks for r in chosen]),
     }
+
+
+def _finite_mean(values: list[float]) -> float | None:
+    array = np.asarray(values, np.float64)
+    return float(array[np.isfinite(array)].mean()) if np.isfinite(array).any() else None
 
 
 def markdown_table(rows: list[dict]) -> str:
     has_identity = any(row["identity"] is not None for row in rows)
-    header = ["face size", "method", "pairs", "PSNR (dB)", "SSIM"] + (["identity distance (↓)"] if has_identity else [])
-    header += [f"{level} PSNR / SSIM" for level in LEVELS]
+    header = ["face size", "method", "pairs", "PSNR (dB)", "SSIM"]
+    if has_identity:
+        header += ["identity distance (↓)", "landmark distance (↓)"]
+    header += [f"{level} PSNR / SSIM" + (" / identity" if has_identity else "") for level in LEVELS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [f"{row['face_size']} px", row["method"], str(row["pairs"]), f"{row['psnr']:.2f}", f"{row['ssim']:.3f}"]
         if has_identity:
-            cells.append("–" if row["identity"] is None else f"{row['identity']:.3f}")
+            cells += [_optional(row["identity"]), _optional(row["landmarks"])]
         for level in LEVELS:
             means = row["levels"].get(level)
-            cells.append("–" if means is None else f"{means['psnr']:.2f} / {means['ssim']:.3f}")
+            if means is None:
+                cells.append("–")
+                continue
+            text = f"{means['psnr']:.2f} / {means['ssim']:.3f}"
+            cells.append(text + (f" / {_optional(means['identity'])}" if has_identity else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _optional(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def write_size_sheets(

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from app.faces.identity import FaceIdentity
 from app.model import IQPFR, load_checkpoint, save_checkpoint
 from app.model.iqpfr import with_input_gate, with_quality_fusion
 from app.model.transformer import CodePrediction
@@ -35,6 +36,7 @@ from app.training.adversarial import (
 from app.training.config import TrainConfig
 from app.training.data import FaceDataset, ScoredFaces, SoftTargetConfig
 from app.training.degradation import DegradationConfig, PhotometricConfig
+from app.training.face_losses import FACE_LOSS_NAMES, FaceNetworkLosses
 from app.training.loop import (
     StepLoop,
     autocast,
@@ -210,6 +212,11 @@ def train_transformer(
     usage = UsageMeter(
         {"common": model.common_codebook.num_codes, "hq": model.hq_codebook.num_codes}, window=cfg.log_every
     )
+    face_losses = (
+        FaceNetworkLosses(FaceIdentity.load(device=device))
+        if any(float(weights.get(name, 0.0)) > 0 for name in FACE_LOSS_NAMES)
+        else None
+    )
     last_layer = model.decoder.blocks[-1]  # the adversarial term is weighted at the decoder's output conv
     assert isinstance(last_layer, torch.nn.Conv2d)
 
@@ -229,6 +236,11 @@ def train_transformer(
         output, prediction, feature, ce = run.output, run.prediction, run.feature, run.ce
         image, terms = reconstruction_losses(output, clean, weights)
         image = weights["image"] * image
+        face_logs = {}
+        if face_losses is not None:
+            face_terms = face_losses(output, clean)
+            image = image + sum(float(weights.get(name, 0.0)) * value for name, value in face_terms.items())
+            face_logs = {name: value.item() for name, value in face_terms.items()}
         generator_term, gan_logs = adversarial.generator_loss(output, image, last_layer.weight)
         loss = image + generator_term
         if train_codes:
@@ -244,6 +256,7 @@ def train_transformer(
             "l1": terms["l1"].item(),
             "ssim": 1 - terms["ssim"].item(),
             "accuracy": run.accuracy(),
+            **face_logs,
             **gan_logs,
             **usage.summary(),
         }
