@@ -135,3 +135,39 @@ def test_training_pairs_can_be_clean_or_lightly_degraded(clean, light, expected_
     assert identical == expected_identical
     if not identical:  # light: close to the clean face
         assert (item["clean"] - item["degraded"]).abs().mean().item() < 0.05
+
+
+def test_a_gate_split_into_bands_starts_as_the_one_band_gate_and_its_bands_add_up():
+    from app.model.iqpfr import with_gate_bands
+
+    gated = with_input_gate(_tiny_model()).eval()
+    assert gated.input_gate is not None
+    torch.nn.init.normal_(gated.input_gate.net[-1].weight, std=0.5)  # a trained-looking gate
+    banded = with_gate_bands(gated, (1.0, 3.0)).eval()
+    assert banded.input_gate is not None and banded.cfg.input_gate_bands == (1.0, 3.0)
+    faces = torch.rand(2, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(banded.restore(faces, 0.9, 1.0).image, gated.restore(faces, 0.9, 1.0).image)
+    bands = banded.input_gate.split(faces)
+    assert len(bands) == 3
+    torch.testing.assert_close(sum(bands), faces)
+    assert bands[0].abs().mean() > 0 and bands[2].abs().mean() < faces.abs().mean()
+
+
+def test_band_gates_keep_the_input_only_in_the_bands_they_open():
+    from app.model.iqpfr import with_gate_bands
+
+    banded = with_gate_bands(with_input_gate(_tiny_model()), (1.0, 3.0)).eval()
+    assert banded.input_gate is not None
+    last = banded.input_gate.net[-1]
+    torch.nn.init.constant_(last.bias, -30.0)
+    with torch.no_grad():
+        last.bias[2] = 30.0  # only the coarsest band open
+    faces = torch.rand(2, 3, 32, 32) * 2 - 1
+    encoded = banded.encode(faces)
+    prediction = banded.predict_codes(encoded.features, 0.9)
+    codes = banded.fuse_codes(prediction.common_indices, prediction.hq_indices)
+    redrawn = banded.keep_input_tone(banded.decoder(codes, encoded.skips, 1.0, None, encoded.images), faces)
+    out = banded.decode(codes, encoded, 1.0, 0.9)
+    bands = banded.input_gate.split(faces - redrawn)
+    torch.testing.assert_close(out, redrawn + bands[2], atol=1e-5, rtol=0)  # the input's broad structure only
+    assert (out - (redrawn + bands[0])).abs().max() > 0.01

@@ -50,6 +50,7 @@ class IQPFRConfig:
     fidelity_scales: tuple[int, ...] = (32, 64, 128)
     quality_fusion: bool = False  # the quality bin also modulates the fidelity fusion (per channel)
     input_gate: bool = False  # a learned per-pixel share of the input face kept at fidelity w (app/model/input_gate.py)
+    input_gate_bands: tuple[float, ...] = ()  # the gate's band splits (Gaussian σ, px); () = one band
 
     def __post_init__(self) -> None:
         downsample = 2 ** (len(self.channel_multipliers) - 1)

@@ -51,7 +51,9 @@ class IQPFR(nn.Module):
             cfg, self.common_codebook.logit_count, self.hq_codebook.logit_count
         )
         self.decoder = Decoder(cfg)
-        self.input_gate = InputGate(quality_bins=cfg.quality_bins) if cfg.input_gate else None
+        self.input_gate = (
+            InputGate(quality_bins=cfg.quality_bins, band_sigmas=cfg.input_gate_bands) if cfg.input_gate else None
+        )
 
     @property
     def has_fidelity(self) -> bool:
@@ -161,6 +163,23 @@ def with_quality_fusion(model: IQPFR) -> IQPFR:
 def with_input_gate(model: IQPFR) -> IQPFR:
     """A copy of a model without an `input_gate`, with a new one (nearly closed: outputs almost unchanged)."""
     return _with_part(model, "input_gate", lambda key: key.startswith("input_gate."))
+
+
+def with_gate_bands(model: IQPFR, band_sigmas: tuple[float, ...]) -> IQPFR:
+    """A copy of a model with a one-band input gate whose gate splits the input at `band_sigmas` (same outputs)."""
+    if model.input_gate is None:
+        raise ValueError("the model has no input gate to split into bands")
+    if model.cfg.input_gate_bands == tuple(band_sigmas):
+        return model
+    upgraded = IQPFR(IQPFRConfig.from_dict({**model.cfg.to_dict(), "input_gate_bands": tuple(band_sigmas)}))
+    upgraded = upgraded.to(next(model.parameters()).device)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("input_gate.")}
+    state.update(
+        {f"input_gate.{k}": v for k, v in model.input_gate.with_bands(tuple(band_sigmas)).state_dict().items()}
+    )
+    upgraded.load_state_dict(state)
+    upgraded.decoder.spike_repair = model.decoder.spike_repair
+    return upgraded
 
 
 def _with_part(model: IQPFR, flag: str, is_new: Callable[[str], bool]) -> IQPFR:

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from app.faces.identity import FaceIdentity
 from app.model import IQPFR, load_checkpoint, save_checkpoint
-from app.model.iqpfr import with_input_gate, with_quality_fusion
+from app.model.iqpfr import with_gate_bands, with_input_gate, with_quality_fusion
 from app.model.transformer import CodePrediction
 from app.training.adversarial import (
     PatchDiscriminator,
@@ -168,6 +168,8 @@ def train_transformer(
         model = with_quality_fusion(model)
     if cfg.model.get("input_gate") and not model.cfg.input_gate:
         model = with_input_gate(model)
+    if cfg.model.get("input_gate_bands"):
+        model = with_gate_bands(model, tuple(cfg.model["input_gate_bands"]))
     faces, _held_out = training_faces(cfg, model.cfg.image_size)
     soft_share = float(cfg.loss.get("soft_targets", 0.0))
     dataset = degraded_face_dataset(
