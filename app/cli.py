@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import __version__
+from app.cli_training import add_training_parsers, run_pack_faces, run_train_recipe
 from app.errors import PhotoTooSmallError, StudioError, failure_message, printable
 from app.logging_setup import install_exception_hooks, setup_logging
 from app.pipeline import DEFAULT_QUALITY
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("destination", type=Path)
     prepare.add_argument("--limit", type=int, help="only the first N images (by name)")
     prepare.add_argument("--no-progress", action="store_true")
+    add_training_parsers(commands)
     return parser
 
 
@@ -528,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "prepare-faces": cmd_prepare_faces,
+        "pack-faces": run_pack_faces,
+        "train-recipe": run_train_recipe,
         "models": cmd_models,
     }[args.command]
     try:

@@ -50,7 +50,14 @@ class ModelInfo:
         return str(self.metadata.get("note", ""))
 
 
-def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metadata: dict | None = None) -> Path:
+def save_checkpoint(
+    model: IQPFR,
+    path: str | os.PathLike,
+    trained: bool,
+    metadata: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """`dtype`: how floating-point tensors are stored (torch.float16 halves the file; it loads as float32)."""
     path = Path(path)
     payload = {
         "format": FORMAT_NAME,
@@ -58,7 +65,10 @@ def save_checkpoint(model: IQPFR, path: str | os.PathLike, trained: bool, metada
         "config": model.cfg.to_dict(),
         "trained": bool(trained),
         "metadata": dict(metadata or {}),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()
+            for k, v in model.state_dict().items()
+        },
     }
     with atomic_target(path) as tmp:
         torch.save(payload, tmp)
@@ -104,8 +114,13 @@ def load_checkpoint(
             config = {**FORMAT_1_DEFAULTS, **config}
         cfg = IQPFRConfig.from_dict(config)
         model = IQPFR(cfg)
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        # Files stored in float16 (`save_checkpoint(dtype=)`) run as float32 models, like every other.
+        state = {
+            k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for k, v in payload["state_dict"].items()
+        }
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({short_reason(exc)}).") from exc
     metadata = dict(payload.get("metadata", {}))
     try:

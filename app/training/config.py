@@ -16,7 +16,9 @@ STAGE_NAMES = ("codebook", "transformer", "quality")  # in training order; app/t
 @dataclass
 class TrainConfig:
     stage: str
-    data_roots: list[str]
+    data_roots: list[str] = field(default_factory=list)  # folders of aligned faces (or `pack`)
+    pack: str | None = None  # a face pack (`iqpfr pack-faces`): faces, split and priors in one file; replaces
+    # data_roots, held_out_fraction and the scoring settings
     held_out_fraction: float = 0.1
     score_metric: str = "piqe"
     score_table: str | None = None  # face-IQA table (ensemble prior) for faces under score_table_root

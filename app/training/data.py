@@ -60,15 +60,28 @@ def split(files: list[Path], held_out_fraction: float) -> tuple[list[Path], list
 
 
 def load_face(path: Path, size: int) -> np.ndarray:
-    rgb = load_photo(path).rgb8()
+    return resize_face(load_photo(path).rgb8(), size)
+
+
+def resize_face(rgb: np.ndarray, size: int) -> np.ndarray:
+    """A square face at `size` px (area-averaged when shrinking); unchanged when it already is."""
+    if rgb.shape[0] == size and rgb.shape[1] == size:
+        return rgb
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if rgb.shape[0] > size else cv2.INTER_CUBIC)
 
 
 @dataclass
 class ScoredFaces:
-    paths: list[Path]
+    paths: list[Path]  # the face files, or (from a face pack) their names in the pack
     raw: np.ndarray  # normalised metric score (0..1, higher better)
     prior: np.ndarray  # min-max over the training set → [0, 1): the IQPFR quality prior
+    packed: list[np.ndarray] | None = None  # the faces themselves when they come from a face pack
+
+    def images(self, size: int) -> list[np.ndarray]:
+        """The faces at `size` px, from the pack or read from their files: the one way training reads faces."""
+        if self.packed is None:
+            return [load_face(path, size) for path in self.paths]
+        return [resize_face(face, size) for face in self.packed]
 
 
 def read_score_table(table: Path) -> dict[str, float]:
@@ -195,7 +208,7 @@ class FaceDataset(Dataset):
         light_fraction: float = 0.0,
         clean_fraction: float = 0.0,
     ) -> None:
-        self.images = [load_face(p, size) for p in faces.paths]
+        self.images = faces.images(size)
         self.soft_targets = soft_targets
         self.photometric = photometric
         self.mild_fraction = mild_fraction

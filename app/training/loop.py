@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from app.errors import TrainingSetupError
 from app.training.config import TrainConfig
 from app.training.data import ScoredFaces, list_faces, score_faces, split
+from app.training.face_pack import pack_faces, read_pack
 
 log = logging.getLogger(__name__)
 STATE_FILE = "last.pt"
@@ -29,7 +30,13 @@ def seed_everything(seed: int) -> None:
 
 
 def training_faces(cfg: TrainConfig, size: int) -> tuple[ScoredFaces, list[Path]]:
-    """Scored training faces and the held-out paths (never trained on)."""
+    """Scored training faces and the held-out paths (never trained on): from the config's face pack (the held-out
+    faces named as in the pack), else listed, split and scored from its data folders."""
+    if cfg.pack:
+        pack = read_pack(cfg.resolve(cfg.pack))
+        return pack_faces(pack, size), [Path(name) for name in pack.held_out_names]
+    if not cfg.data_roots:
+        raise TrainingSetupError("The training config names neither data_roots nor a face pack.")
     missing = [root for root in cfg.roots if not root.is_dir()]
     if missing and len(missing) == len(cfg.roots):
         raise TrainingSetupError(
@@ -209,21 +216,23 @@ class StepLoop:
         running: dict[str, list[float]] = {}
         log_path = self.cfg.resolve(self.cfg.run_dir) / "log.jsonl"
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         while iteration < self.cfg.iterations:
             losses = step(next(batches))
             iteration += 1
             for name, value in losses.items():
                 running.setdefault(name, []).append(value)
             bar.update(1)
-            if iteration % self.cfg.log_every == 0 or iteration == self.cfg.iterations:
+            out_of_time = self.deadline is not None and time.monotonic() > self.deadline
+            if iteration % self.cfg.log_every == 0 or iteration == self.cfg.iterations or out_of_time:
                 means = {name: float(np.mean(values)) for name, values in running.items()}
                 running.clear()
-                record = {"iteration": iteration, **means}
+                # seconds: since this run of the loop started (data loading included; a resumed run starts at 0)
+                record = {"iteration": iteration, "seconds": round(time.monotonic() - started, 3), **means}
                 self.history.append(record)
                 with open(log_path, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
                 bar.set_postfix({k: f"{v:.4f}" for k, v in list(means.items())[:4]})
-            out_of_time = self.deadline is not None and time.monotonic() > self.deadline
             if iteration % self.cfg.checkpoint_every == 0 or iteration == self.cfg.iterations or out_of_time:
                 self.checkpoint(iteration)
             if out_of_time:
