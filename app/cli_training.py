@@ -60,6 +60,7 @@ def add_training_parsers(commands) -> None:
     )
     recipe.add_argument("--pack", type=Path, default=DEFAULT_PACK, help="face pack (default %(default)s)")
     recipe.add_argument("--recipe", type=Path, help="recipe file (default: configs/recipe_gpu.toml)")
+    recipe.add_argument("--init", type=Path, help="weights the first stage starts from (default: the recipe's)")
     recipe.add_argument("--out", type=Path, default=Path("runs/recipe"), help="output folder (default %(default)s)")
     recipe.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     recipe.add_argument("--minutes", type=float, help="wall-time budget for the whole recipe (default: none)")
@@ -93,9 +94,11 @@ def run_pack_faces(args: argparse.Namespace) -> int:
 def run_train_recipe(args: argparse.Namespace) -> int:
     from app.device import resolve_device
     from app.paths import install_root
-    from app.training.recipe import FINAL_WEIGHTS, RecipeRun, load_recipe
+    from app.training.recipe import FINAL_WEIGHTS, RecipeRun, load_recipe, with_start_weights
 
     recipe = load_recipe(args.recipe or install_root() / "configs" / "recipe_gpu.toml")
+    if args.init is not None:
+        recipe = with_start_weights(recipe, args.init)
     if args.quick_faces is not None:
         recipe = dataclasses.replace(recipe, quick_faces=args.quick_faces)
     overrides = {"iterations": args.steps, "batch_size": args.batch_size, "num_workers": args.num_workers}

@@ -5,6 +5,7 @@ tiny model on the CPU; on a GPU it is the same code with configs/recipe_gpu.toml
 import dataclasses
 import json
 import os
+import tomllib
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from conftest import SHARED_DATA, shared
 from test_training import TINY_MODEL
 
 GPU_RECIPE = install_root() / "configs" / "recipe_gpu.toml"
+FROM_SCRATCH = install_root() / "configs" / "recipe_gpu_from_scratch.toml"
 PACK_SIZE = 64  # the tiny model is 32 px: the pack's faces are resized for it
 
 
@@ -96,8 +98,9 @@ def test_a_missing_or_damaged_pack_is_refused_with_a_clear_message(packed, tmp_p
 
 
 def _tiny_recipe(tmp_path, stages=None):
-    """configs/recipe_gpu.toml with the tiny model for Stage I (optionally only its first `stages` stages)."""
-    text = GPU_RECIPE.read_text()
+    """configs/recipe_gpu_from_scratch.toml with the tiny model for Stage I (optionally only its first `stages`
+    stages)."""
+    text = FROM_SCRATCH.read_text()
     second = text.index("[[stages]]", text.index("[[stages]]") + 1)
     text = text[:second] + TINY_MODEL.replace("[model]", "[stages.model]") + "\n" + text[second:]
     if stages is not None:
@@ -110,20 +113,41 @@ def _tiny_recipe(tmp_path, stages=None):
     return path
 
 
+def _tiny_start_weights(path):
+    """A Stage II model as the recipe starts from (quality fusion, no input gate), at the tiny size: untrained, but
+    a fine-tune runs on it as on part D."""
+    torch.manual_seed(0)
+    tiny = tomllib.loads(TINY_MODEL)["model"]
+    cfg = IQPFRConfig.from_dict({**IQPFRConfig().to_dict(), **tiny, "quality_fusion": True})
+    return save_checkpoint(IQPFR(cfg), path, trained=True, metadata={"stage": "II"})
+
+
+def _needs_the_face_network():
+    from app.faces.identity import default_weights_path
+
+    if not default_weights_path().is_file():
+        pytest.skip(f"no converted face-api weights at {default_weights_path()} (scripts/convert_face_api.py)")
+
+
 @pytest.mark.slow
-def test_the_recipe_trains_every_stage_and_writes_float16_weights_the_app_runs(packed, tmp_path, blake_photo_path):
+def test_the_recipe_trains_from_a_pack_and_writes_float16_weights_the_app_runs(packed, tmp_path, blake_photo_path):
+    """configs/recipe_gpu.toml as the GPU runs it (scripts/gpu_recipe.sh), from tiny start weights: pack → every
+    stage → float16 weights → a face restored by the app from them."""
     from app.photo_io import load_photo
     from app.pipeline import FaceRestorer
 
+    _needs_the_face_network()
     out = tmp_path / "recipe"
-    args = ["train-recipe", "--recipe", str(_tiny_recipe(tmp_path)), "--pack", str(packed[0]), "--out", str(out)]
-    args += ["--device", "cpu", "--steps", "2", "--batch-size", "2", "--num-workers", "0", "--quick-faces", "3"]
+    start = _tiny_start_weights(tmp_path / "start.pt")
+    args = ["train-recipe", "--init", str(start), "--pack", str(packed[0]), "--out", str(out), "--device", "cpu"]
+    args += ["--steps", "2", "--batch-size", "2", "--num-workers", "0", "--quick-faces", "3"]
     assert main([*args, "--minutes", "30", "--no-progress"]) == 0
 
     record = json.loads((out / RECIPE_LOG).read_text())
     names = [stage.name for stage in load_recipe(GPU_RECIPE).stages]
-    assert [s["name"] for s in record["stages"]] == names
+    assert [s["name"] for s in record["stages"]] == names == ["faithful", "faithful-identity"]
     assert all(s["status"] == "done" and s["iterations"] == 2 and s["samples"] == 4 for s in record["stages"])
+    assert np.isfinite(record["stages"][-1]["last"]["identity"])  # the face network's loss trained the last stage
     assert record["pack"]["train_faces"] == read_pack(packed[0]).meta["train_faces"]
     assert record["export"]["float16_vs_float32"]["same_codes"] > 0.9
     rows = record["quick_figures"]["rows"]
@@ -139,12 +163,10 @@ def test_the_recipe_trains_every_stage_and_writes_float16_weights_the_app_runs(p
     for (name, value), reference in zip(model.state_dict().items(), full.state_dict().values(), strict=True):
         assert value.dtype == reference.dtype, name  # float16 on disk, float32 in the app
         assert torch.equal(value, reference.half().to(reference.dtype) if value.is_floating_point() else reference)
-    # every stage ran, each from the previous one's weights: Stage I, Stage II, then three fine-tunes on it
-    assert info.trained and info.metadata["stage_I_iterations"] == 2 and info.metadata["stage_II_iterations"] == 2
-    assert info.metadata["finetune_iterations"] == [2, 2, 2]
+    # each stage fine-tuned the one before, from the start weights: the gate of part F, then its bands
+    assert info.trained and info.metadata["finetune_iterations"] == [2, 2]
     assert model.cfg.input_gate and model.cfg.input_gate_bands == (1.0, 3.0) and model.cfg.image_size == 32
     assert [s["name"] for s in info.metadata["recipe"]["stages"]] == names
-    assert load_checkpoint(out / "codebook_fp16.pt")[1].metadata["stage"] == "I"
 
     restorer = FaceRestorer.create(str(final), device="cpu")
     assert restorer.face_size == 32
@@ -152,6 +174,35 @@ def test_the_recipe_trains_every_stage_and_writes_float16_weights_the_app_runs(p
     assert restored.restored_faces and restored.restored_faces[0].shape == (32, 32, 3)
 
     assert main([*args, "--no-progress"]) == 1  # the folder holds a run: only --resume may go on with it
+
+
+def test_missing_start_weights_are_refused_before_anything_is_written(packed, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train-recipe", "--init", str(tmp_path / "none.pt"), "--pack", str(packed[0]), "--out", str(out)]
+    assert main([*args, "--device", "cpu"]) == 1
+    assert "neither an earlier stage nor a weights file" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.slow
+def test_the_shipped_model_in_float16_restores_as_in_float32(tmp_path, blake_photo_path):
+    """The app's own model stored in float16 (as the recipe writes its weights): under 16 MiB, and the app's
+    restored face differs from the float32 file's only by float16 rounding."""
+    from app.model.default_model import DEFAULT_WEIGHTS_FILE
+    from app.paths import find_model_file
+    from app.photo_io import load_photo
+    from app.pipeline import FaceRestorer
+    from app.training.recipe import float16_copy
+
+    shipped = find_model_file(DEFAULT_WEIGHTS_FILE)
+    half = float16_copy(shipped, tmp_path / "half.pt")
+    assert half.stat().st_size < 16 * 2**20 < shipped.stat().st_size
+    photo = load_photo(blake_photo_path)
+    faces = [
+        FaceRestorer.create(str(weights), device="cpu").restore(photo, 0.9).restored_faces[0].astype(float)
+        for weights in (shipped, half)
+    ]
+    difference = np.abs(faces[0] - faces[1])
+    assert difference.mean() < 1.0 and _psnr(faces[0], faces[1]) > 38, (difference.mean(), difference.max())
 
 
 @pytest.mark.slow
@@ -201,26 +252,13 @@ def test_an_interrupted_recipe_resumes_where_it_stopped_and_keeps_to_its_time_bu
         RecipeRun(other, packed[0], out, torch.device("cpu"), resume=True).run()
 
 
-def test_float16_weights_of_the_full_size_model_fit_16_mib_and_load_as_float32(tmp_path):
-    """The recipe's final architecture (quality fusion, input gate in bands) at the app's size."""
-    torch.manual_seed(0)
-    model = IQPFR(IQPFRConfig(quality_fusion=True, input_gate=True, input_gate_bands=(1.0, 3.0)))
-    half = save_checkpoint(model, tmp_path / "half.pt", trained=True, dtype=torch.float16)
-    full = save_checkpoint(model, tmp_path / "full.pt", trained=True)
-    assert half.stat().st_size < 16 * 2**20 < full.stat().st_size
-    assert all(t.dtype == torch.float32 for t in read_weights(full)["state_dict"].values() if t.is_floating_point())
-    loaded, _ = load_checkpoint(half)
-    for value, reference in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True):
-        assert value.dtype == reference.dtype
-        assert torch.allclose(value, reference, rtol=1e-3, atol=1e-4)
-
-
 def test_recipe_files_are_checked_before_anything_runs(tmp_path):
-    recipe = load_recipe(GPU_RECIPE)
-    assert sum(stage.share for stage in recipe.stages) <= 1 and recipe.train["precision"] == "bf16"
+    for recipe in (load_recipe(GPU_RECIPE), load_recipe(FROM_SCRATCH)):
+        assert sum(stage.share for stage in recipe.stages) <= 1 and recipe.train["precision"] == "bf16"
     cases = {
         "unknown settings \\['minute'\\]": 'minute = 3\n[[stages]]\nname = "a"\nconfig = "c"\nshare = 0.5\n',
-        "not an earlier stage": '[[stages]]\nname = "a"\nconfig = "c"\nshare = 0.5\ninit = "b"\n',
+        "not an earlier stage": '[[stages]]\nname = "a"\nconfig = "c"\nshare = 0.5\ninit = "b"\n'
+        '[[stages]]\nname = "b"\nconfig = "c"\nshare = 0.4\n',
         "add up to more than 1": '[[stages]]\nname = "a"\nconfig = "c"\nshare = 0.6\n'
         '[[stages]]\nname = "b"\nconfig = "c"\nshare = 0.6\n',
         "cannot be set": '[train]\ndata_roots = ["x"]\n[[stages]]\nname = "a"\nconfig = "c"\nshare = 0.5\n',

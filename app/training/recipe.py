@@ -64,7 +64,8 @@ class RecipeStage:
     name: str
     config: str  # training config; its data, run folder and weights paths are replaced by the recipe's
     share: float  # of the wall-time budget
-    init: str | None = None  # the earlier stage whose weights this one starts from
+    init: str | None = None  # the earlier stage whose weights this one starts from, or a weights file (a path
+    # relative to the checkout)
     codebook: str | None = None  # the earlier stage whose encoder gives the target codes (codebook_weights)
     train: dict = field(default_factory=dict)
     loss: dict = field(default_factory=dict)
@@ -115,9 +116,10 @@ def _check(recipe: Recipe) -> None:
     for stage in recipe.stages:
         if stage.name in seen or not STAGE_NAME.fullmatch(stage.name):
             fail(f"stage name {stage.name!r} is repeated or not letters, digits, '-' and '_'")
-        for link in (stage.init, stage.codebook):
-            if link is not None and link not in seen:
-                fail(f"stage {stage.name!r} starts from {link!r}, which is not an earlier stage")
+        if stage.codebook is not None and stage.codebook not in seen:
+            fail(f"stage {stage.name!r} takes its codes from {stage.codebook!r}, which is not an earlier stage")
+        if stage.init in [s.name for s in recipe.stages] and stage.init not in seen:
+            fail(f"stage {stage.name!r} starts from {stage.init!r}, which is not an earlier stage")
         if not 0 < stage.share <= 1:
             fail(f"stage {stage.name!r}: share must be above 0 and at most 1")
         unknown = set(stage.train) - STAGE_SETTINGS
@@ -140,18 +142,35 @@ def make_pack(cfg: TrainConfig, out: Path, size: int, quality: int) -> FacePack:
     return write_pack(out, faces, held_out, cfg, size, quality, prior_name(cfg))
 
 
+def with_start_weights(recipe: Recipe, weights: Path) -> Recipe:
+    """The recipe with its first stage starting from `weights` (`iqpfr train-recipe --init`)."""
+    first = dataclasses.replace(recipe.stages[0], init=str(weights.resolve()))
+    return dataclasses.replace(recipe, stages=[first, *recipe.stages[1:]])
+
+
+def start_weights(recipe: Recipe, stage: RecipeStage, out: Path) -> Path | None:
+    """The weights `stage` starts from: an earlier stage's (in `out`) or the file its `init` names."""
+    if stage.init is None:
+        return None
+    if stage.init in [s.name for s in recipe.stages]:
+        return out / stage.init / "weights.pt"
+    path = Path(stage.init)
+    return path if path.is_absolute() else install_root() / path
+
+
 def stage_config(recipe: Recipe, stage: RecipeStage, pack: Path, out: Path, overrides: dict) -> TrainConfig:
     """The stage's training config with the recipe's pack, paths, chaining and shared settings."""
     config = Path(stage.config)
     base = load_config(config if config.is_absolute() else install_root() / config)
     run_dir = out / stage.name
+    init = start_weights(recipe, stage, out)
     settings = {**recipe.train, **stage.train, **{k: v for k, v in overrides.items() if v is not None}}
     return dataclasses.replace(
         base,
         pack=str(pack),
         run_dir=str(run_dir),
         output_weights=str(run_dir / "weights.pt"),
-        init_weights=str(out / stage.init / "weights.pt") if stage.init else None,
+        init_weights=str(init) if init else None,
         codebook_weights=str(out / stage.codebook / "weights.pt") if stage.codebook else None,
         model={**base.model, **stage.model},
         loss={**base.loss, **stage.loss},
@@ -232,13 +251,20 @@ class RecipeRun:
         return record
 
     def _check_stages(self) -> None:
-        """Fail now, not minutes into the run: every stage's config must load, and the face network must be there
-        for a stage that trains with its losses."""
+        """Fail now, not minutes into the run: every stage's config must load, a weights file a stage starts from
+        must be there, and so must the face network for a stage that trains with its losses."""
         from app.faces.identity import default_weights_path
         from app.training.face_losses import FACE_LOSS_NAMES
 
+        stage_names = [s.name for s in self.recipe.stages]
         for stage in self.recipe.stages:
             cfg = stage_config(self.recipe, stage, self.pack_path, self.out, self.overrides)
+            start = start_weights(self.recipe, stage, self.out)
+            if stage.init not in stage_names and start is not None and not start.is_file():
+                raise TrainingSetupError(
+                    f"Stage '{stage.name}' starts from {start}, which is neither an earlier stage nor a weights file "
+                    "that exists (scripts/gpu_recipe.sh prepare writes the recipe's start weights)."
+                )
             uses_face_network = any(float(cfg.loss.get(name, 0.0)) > 0 for name in FACE_LOSS_NAMES)
             if uses_face_network and not default_weights_path().is_file():
                 raise TrainingSetupError(
@@ -334,19 +360,19 @@ class RecipeRun:
         files[self.recipe.stages[-1].name] = FINAL_WEIGHTS
         exported = {}
         for name, file_name in files.items():
-            model, info = load_checkpoint(self.out / name / "weights.pt")
-            target = save_checkpoint(
-                model,
-                self.out / file_name,
-                info.trained,
-                {**info.metadata, "recipe": summary},
-                dtype=torch.float16,
-            )
+            target = float16_copy(self.out / name / "weights.pt", self.out / file_name, {"recipe": summary})
             exported[file_name] = {"stage": name, "bytes": target.stat().st_size}
         exported["float16_vs_float32"] = float16_change(
             self.out / self.recipe.stages[-1].name / "weights.pt", self.out / FINAL_WEIGHTS, pack, self.device
         )
         return exported
+
+
+def float16_copy(source: Path, target: Path, metadata: dict | None = None) -> Path:
+    """`source`'s weights stored in float16 at `target` (about half the size; the app loads them as float32), its
+    metadata kept and `metadata` added."""
+    model, info = load_checkpoint(source)
+    return save_checkpoint(model, target, info.trained, {**info.metadata, **(metadata or {})}, dtype=torch.float16)
 
 
 # ---------------------------------------------------------------- measures at the end
