@@ -201,8 +201,8 @@ def test_the_shipped_model_in_float16_restores_as_in_float32(tmp_path, blake_pho
         FaceRestorer.create(str(weights), device="cpu").restore(photo, 0.9).restored_faces[0].astype(float)
         for weights in (shipped, half)
     ]
-    difference = np.abs(faces[0] - faces[1])
-    assert difference.mean() < 1.0 and _psnr(faces[0], faces[1]) > 38, (difference.mean(), difference.max())
+    difference = np.abs(faces[0] - faces[1])  # measured: mean 0.009, largest 1 (of 255)
+    assert difference.mean() < 0.1 and difference.max() <= 4, (difference.mean(), difference.max())
 
 
 @pytest.mark.slow
