@@ -211,3 +211,23 @@ def test_cropped_face_inputs_are_detected(mtcnn):
     folder = shared(TEST_DATA / "gfpgan-inputs" / "cropped_faces")
     found = [len(detect_faces(mtcnn, load_photo(p).rgb8())) for p in sorted(folder.glob("*.png"))]
     assert found and all(n >= 1 for n in found)
+
+
+def test_a_large_face_is_low_passed_before_it_is_shrunk_onto_the_template():
+    """A 512-px face aligned to 128 px: the photo is blurred (σ = ½·√(s² − 1)) before the warp, so grain finer than
+    the template's pixels is averaged away instead of aliased into the face the restorer sees."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    grain = rng.normal(128, 40, (900, 1000, 3)).clip(0, 255).astype(np.uint8)
+    landmarks = face_template(512) + np.array([200.0, 150.0])
+    aligned = align_face(grain, landmarks, 128)
+    sigma = 0.5 * np.sqrt(4.0**2 - 1)
+    blurred = cv2.GaussianBlur(grain, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    expected = cv2.warpAffine(blurred, aligned.affine, (128, 128), flags=cv2.INTER_LINEAR)
+    assert np.abs(aligned.image.astype(int) - expected).max() <= 1
+    aliased = cv2.warpAffine(grain, aligned.affine, (128, 128), flags=cv2.INTER_LINEAR)
+    assert aligned.image.std() < aliased.std() / 2  # grain averaged, not sampled
+    small = align_face(grain, face_template(128) + np.array([200.0, 150.0]), 128)  # no shrinking: no blur
+    plain = cv2.warpAffine(grain, small.affine, (128, 128), flags=cv2.INTER_LINEAR)
+    assert np.array_equal(small.image, plain)
