@@ -6,17 +6,17 @@ Two things the plain warp-and-blend (facexlib's `paste_face_back`) does not do:
   coordinates, so its feather grows with the face's size in the photo, and it reaches zero inside
   the aligned square: no square edge or corner can show. The feather is a smoothstep (continuous
   slope at both ends).
-* **Large faces keep their detail.** The model works at `S` px (128). A face that is `s = size in
-  photo / S > 1` times larger comes back upscaled, with nothing above its own Nyquist frequency.
-  Inside the mask, the original photo's band above that (original − Gaussian(original, σ = 0.5·s)) is
-  added back, and in the restored face's own top octave (Gaussian σ 0.5·s … 1.0·s) the original's band
-  is added where, and as far as, the restored face has less local detail there than the original
-  (gain 1 − √(E_restored / E_original)). So a large face is never blurrier than it went in, while detail
-  the model does produce is kept. For s ≤ 1 the restored face holds every frequency the photo has
-  there, and nothing is added.
+* **A face larger than the model changes only by what the restorer changed.** The model works at `S` px
+  (128). A face that is `s = size in photo / S > 1` times larger is pasted as a correction: the photo plus,
+  under the mask, the upscaled difference between the restored face and the aligned face the restorer was
+  given (bicubic). The photo's own detail above the aligned face's resolution is kept as it is, a restorer
+  that changes nothing changes nothing, and what it did change (denoising, sharpening, colour) arrives
+  whole. For s ≤ 1 the restored face holds every frequency the photo has there and is blended in as it is.
 
 Only the face's bounding region is touched, and inside it only pixels where the mask is non-zero:
-everything else stays bit-identical; 16-bit photos stay 16-bit and keep their 16-bit detail.
+everything else stays bit-identical; 16-bit photos stay 16-bit and keep their 16-bit detail. A region larger
+than PASTE_WINDOW is pasted one window at a time (every pixel depends only on itself), so memory does not
+grow with the size of a face (a 2,000 px face's region is tens of megapixels).
 """
 
 from __future__ import annotations
@@ -29,12 +29,7 @@ import numpy as np
 MASK_CENTER = (0.0, 0.03)
 MASK_AXES = (0.93, 0.95)
 MASK_INNER = 0.70
-# Bands for faces larger than the model (in photo pixels per unit of s): above the restored face's Nyquist
-# (split by a Gaussian of σ = DETAIL_SIGMA·s), its top octave (down to OCTAVE_SIGMA·s), and the window
-# (ENERGY_SIGMA·s) over which the local detail of the original and the restored face are compared.
-DETAIL_SIGMA = 0.5
-OCTAVE_SIGMA = 1.0
-ENERGY_SIGMA = 2.0
+PASTE_WINDOW = 1024  # photo pixels: a larger face region is pasted in windows this large
 
 
 def face_scale(inverse: np.ndarray) -> float:
@@ -55,14 +50,11 @@ def face_mask(affine: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarr
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def paste_face(
-    pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray, original: np.ndarray | None = None
-) -> np.ndarray:
+def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, aligned_rgb8: np.ndarray, inverse: np.ndarray) -> np.ndarray:
     """Blend a restored aligned face (uint8 RGB, S×S) into `pixels` (uint8 or uint16 RGB) in place.
 
-    `inverse` maps face → photo coordinates. `original` (same shape as `pixels`, default: `pixels`
-    as they are now) is where a large face's fine detail is taken from; pass the untouched photo when
-    several faces are pasted one after another. Returns `pixels`.
+    `aligned_rgb8` is the aligned face the restorer was given (same size); `inverse` maps face → photo
+    coordinates. Returns `pixels`.
     """
     height, width = pixels.shape[:2]
     size = face_rgb8.shape[0]
@@ -70,64 +62,46 @@ def paste_face(
     mapped = corners @ inverse.T
     x0, y0 = np.floor(mapped.min(0)).astype(int) - 2
     x1, y1 = np.ceil(mapped.max(0)).astype(int) + 2
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    region = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
+    if region[2] - region[0] < 2 or region[3] - region[1] < 2:
         return pixels
+    peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    face = face_rgb8.astype(np.float32)
+    if face_scale(inverse) > 1.0:
+        face -= aligned_rgb8.astype(np.float32)  # the correction the restorer made
+    face *= peak / 255.0
+    for top in range(region[1], region[3], PASTE_WINDOW):
+        for left in range(region[0], region[2], PASTE_WINDOW):
+            window = (left, top, min(left + PASTE_WINDOW, region[2]), min(top + PASTE_WINDOW, region[3]))
+            _paste_window(pixels, face, inverse, window)
+    return pixels
+
+
+def _paste_window(pixels: np.ndarray, face: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int]) -> None:
+    """Paste the part of the face inside `window` (x0, y0, x1, y1 photo pixels). `face` is, in the photo's value
+    range, the restored face (s ≤ 1, blended) or its correction (s > 1, added)."""
+    left, top, right, bottom = window
     local_inverse = inverse.astype(np.float64).copy()
-    local_inverse[:, 2] -= (x0, y0)
-    region_shape = (y1 - y0, x1 - x0)
-    mask = face_mask(cv2.invertAffineTransform(local_inverse), size, region_shape)
+    local_inverse[:, 2] -= (left, top)
+    shape = (bottom - top, right - left)
+    mask = face_mask(cv2.invertAffineTransform(local_inverse), face.shape[0], shape)
     inside = mask > 0
     if not inside.any():
-        return pixels
-
-    scale = face_scale(inverse)
+        return
+    upscaled = face_scale(inverse) > 1.0
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    face = face_rgb8.astype(np.float32) * (peak / 255.0)
     # Upscaling: bicubic keeps more of the restored face's own band than bilinear.
     # Replicated borders: pixels at the crop's edge never mix with black.
     warped = cv2.warpAffine(
         face,
         local_inverse,
-        region_shape[::-1],
-        flags=cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_LINEAR,
+        shape[::-1],
+        flags=cv2.INTER_CUBIC if upscaled else cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    region = pixels[y0:y1, x0:x1]
+    target = pixels[top:bottom, left:right]
     weight = mask[..., None]
-    blended = weight * warped + (1.0 - weight) * region.astype(np.float32)
-    if scale > 1.0:
-        source = (pixels if original is None else original)[y0:y1, x0:x1].astype(np.float32)
-        blended += weight * _missing_detail(source, warped, scale, peak)
+    photo = target.astype(np.float32)
+    blended = photo + weight * (warped if upscaled else warped - photo)
     result = np.clip(np.round(blended), 0, peak).astype(pixels.dtype)
-    region[inside] = result[inside]
-    return pixels
-
-
-def _missing_detail(original: np.ndarray, restored: np.ndarray, scale: float, peak: float) -> np.ndarray:
-    """The original's detail that the upscaled restored face lacks (both float32, photo space)."""
-    low = _blur(original, DETAIL_SIGMA * scale)
-    above_nyquist = original - low
-    octave = low - _blur(original, OCTAVE_SIGMA * scale)
-    restored_low = _blur(restored, DETAIL_SIGMA * scale)
-    restored_octave = restored_low - _blur(restored, OCTAVE_SIGMA * scale)
-    window = ENERGY_SIGMA * scale
-    energy = _blur(np.square(octave).mean(axis=2), window)
-    restored_energy = _blur(np.square(restored_octave).mean(axis=2), window)
-    floor = (1e-3 * peak) ** 2
-    gain = np.clip(1.0 - np.sqrt(restored_energy / (energy + floor)), 0.0, 1.0)
-    return above_nyquist + gain[..., None] * octave
-
-
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur; for large σ on a grid shrunk by d (box filter), then resized back, which is
-    the same low-pass for a fraction of the work (the result has nothing near the fine grid's Nyquist)."""
-    factor = int(sigma // 3)
-    if factor < 2:
-        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    height, width = image.shape[:2]
-    small_size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
-    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    residual = np.sqrt(max(sigma**2 - factor**2 / 12.0, 1e-6)) / factor  # the box already blurred d²/12
-    small = cv2.GaussianBlur(small, (0, 0), residual, borderType=cv2.BORDER_REFLECT)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    target[inside] = result[inside]
