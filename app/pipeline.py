@@ -345,7 +345,7 @@ def compose(
     for index, (face, restored) in enumerate(zip(prepared.faces, faces, strict=True)):
         if is_included(index, include):
             inverse = face.aligned.inverse if scale == 1.0 else face.aligned.inverse * scale
-            paste_face(pixels, restored, face.aligned.image, inverse)
+            paste_face(pixels, restored, inverse)
     return pixels
 
 

@@ -62,7 +62,7 @@ def test_paste_back_keeps_size_and_leaves_background_untouched(mtcnn, face_photo
     face = detect_faces(mtcnn, original)[0]
     aligned = align_face(original, face.landmarks, 128)
     flat_grey = np.full_like(aligned.image, 128)
-    result = paste_face(original.copy(), flat_grey, aligned.image, aligned.inverse)
+    result = paste_face(original.copy(), flat_grey, aligned.inverse)
 
     assert result.shape == original.shape and result.dtype == original.dtype
     changed = np.any(result != original, axis=2)
@@ -80,7 +80,7 @@ def test_paste_back_on_16bit_photo(mtcnn, face_photo_rgb):
     photo16 = face_photo_rgb.astype(np.uint16) * 257
     face = detect_faces(mtcnn, face_photo_rgb)[0]
     aligned = align_face(face_photo_rgb, face.landmarks, 64)
-    result = paste_face(photo16.copy(), np.full_like(aligned.image, 255), aligned.image, aligned.inverse)
+    result = paste_face(photo16.copy(), np.full_like(aligned.image, 255), aligned.inverse)
     assert result.dtype == np.uint16
     nose_x, nose_y = face.landmarks[2].astype(int)
     assert result[nose_y - 4 : nose_y + 5, nose_x - 4 : nose_x + 5].mean() >= 62000  # white, plus fine detail
@@ -104,15 +104,14 @@ def test_large_face_pasted_back_changes_only_by_what_the_restorer_changed(mtcnn,
         aligned = align_face(face_photo_rgb, face.landmarks, 128)
         scale = face_scale(aligned.inverse)
         assert scale > 1.8  # both faces in this photo are 2-3x the model's size
-        unchanged = paste_face(face_photo_rgb.copy(), aligned.image, aligned.image, aligned.inverse)
+        unchanged = paste_face(face_photo_rgb.copy(), aligned.image, aligned.inverse)
         np.testing.assert_array_equal(unchanged, face_photo_rgb)
         blurry_restoration = cv2.GaussianBlur(aligned.image, (0, 0), 1.0)
-        result = paste_face(face_photo_rgb.copy(), blurry_restoration, aligned.image, aligned.inverse)
+        result = paste_face(face_photo_rgb.copy(), blurry_restoration, aligned.inverse)
         assert _laplacian_variance(result, face.box) >= 0.7 * _laplacian_variance(face_photo_rgb, face.box)
         brighter = paste_face(
             face_photo_rgb.copy(),
             np.clip(aligned.image.astype(int) + 20, 0, 255).astype(np.uint8),
-            aligned.image,
             aligned.inverse,
         )
         nose_x, nose_y = face.landmarks[2].astype(int)
@@ -124,18 +123,32 @@ def test_large_face_pasted_back_changes_only_by_what_the_restorer_changed(mtcnn,
 
 
 def test_small_face_is_pasted_as_restored(mtcnn, face_photo_rgb):
-    """For faces at or below the model's size (s <= 1) the restored face is pasted as it is: what the
-    restorer was given does not matter."""
+    """For faces at or below the model's size (s <= 1) the restored face is pasted as it is: what the photo held
+    under the face's middle does not show through."""
     import cv2
 
     small = cv2.resize(face_photo_rgb, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)
     face = detect_faces(mtcnn, small)[0]
     aligned = align_face(small, face.landmarks, 128)
     assert face_scale(aligned.inverse) <= 1.0
-    noise = np.random.default_rng(0).integers(0, 256, aligned.image.shape, dtype=np.uint8)
-    plain = paste_face(small.copy(), aligned.image, aligned.image, aligned.inverse)
-    with_other_input = paste_face(small.copy(), aligned.image, noise, aligned.inverse)
-    np.testing.assert_array_equal(plain, with_other_input)
+    flat = np.full_like(aligned.image, 77)
+    noise = np.random.default_rng(0).integers(0, 256, small.shape, dtype=np.uint8)
+    nose_x, nose_y = face.landmarks[2].astype(int)
+    for photo in (small, noise):
+        result = paste_face(photo.copy(), flat, aligned.inverse)
+        assert np.abs(result[nose_y - 2 : nose_y + 3, nose_x - 2 : nose_x + 3].astype(int) - 77).max() <= 1
+
+
+def test_large_face_pasted_onto_another_background_keeps_that_backgrounds_fine_detail(mtcnn, face_photo_rgb):
+    """Pasted onto another image of the photo (an enhanced background), a large face's correction is taken against
+    that image: a restorer that changed nothing leaves that image as it is, its own fine detail included."""
+    for face in detect_faces(mtcnn, face_photo_rgb)[:1]:
+        aligned = align_face(face_photo_rgb, face.landmarks, 128)
+        grain = np.random.default_rng(5).integers(-12, 13, face_photo_rgb.shape)
+        background = np.clip(face_photo_rgb.astype(int) + grain, 0, 255).astype(np.uint8)  # other fine detail
+        result = paste_face(background.copy(), aligned.image, aligned.inverse)
+        difference = np.abs(result.astype(int) - background.astype(int))
+        assert difference.mean() < 0.3 and difference.max() <= 8  # not the photo's face: the background's own
 
 
 def _synthetic_face(scale, angle_degrees=12.0, dtype=np.uint8, value=200):
@@ -153,7 +166,7 @@ def test_paste_back_leaves_no_visible_box(scale):
     size (a hard-edged or narrowly feathered square makes a jump) and the square's corners stay untouched."""
     photo, aligned = _synthetic_face(scale)
     contrast = 150
-    result = paste_face(photo.copy(), np.full((128, 128, 3), 200 - contrast, np.uint8), aligned.image, aligned.inverse)
+    result = paste_face(photo.copy(), np.full((128, 128, 3), 200 - contrast, np.uint8), aligned.inverse)
     green = result[..., 1].astype(float)
     largest_step = max(np.abs(np.diff(green, axis=0)).max(), np.abs(np.diff(green, axis=1)).max())
     face_pixels = 128 * scale
@@ -171,7 +184,7 @@ def test_paste_back_changes_only_pixels_under_the_soft_mask(scale):
     rng = np.random.default_rng(1)
     photo, aligned = _synthetic_face(scale)
     photo = rng.integers(0, 256, photo.shape, dtype=np.uint8)  # detail everywhere
-    result = paste_face(photo.copy(), np.full((128, 128, 3), 30, np.uint8), aligned.image, aligned.inverse)
+    result = paste_face(photo.copy(), np.full((128, 128, 3), 30, np.uint8), aligned.inverse)
     changed = np.any(result != photo, axis=2)
     mask = face_mask(aligned.affine, 128, photo.shape[:2])
     assert changed.any() and not changed[mask == 0].any()  # everything outside the face bit-identical
@@ -180,7 +193,7 @@ def test_paste_back_changes_only_pixels_under_the_soft_mask(scale):
 def test_large_face_in_16bit_photo_keeps_16bit_detail():
     photo, aligned = _synthetic_face(3.0, dtype=np.uint16, value=40000)
     photo = photo + np.random.default_rng(2).integers(0, 200, photo.shape, dtype=np.uint16)
-    result = paste_face(photo.copy(), np.full((128, 128, 3), 128, np.uint8), aligned.image, aligned.inverse)
+    result = paste_face(photo.copy(), np.full((128, 128, 3), 128, np.uint8), aligned.inverse)
     assert result.dtype == np.uint16
     middle = photo.shape[0] // 2
     centre = result[middle - 20 : middle + 20, middle - 20 : middle + 20]
@@ -261,9 +274,9 @@ def test_a_large_face_is_pasted_in_windows_with_the_same_result(monkeypatch):
     photo, face, aligned = _detailed_face(10.0)
     region_side = face_scale(aligned.inverse) * 128 * 1.2
     assert region_side > paste.PASTE_WINDOW  # several windows
-    windowed = paste_face(photo.copy(), face, aligned.image, aligned.inverse)
+    windowed = paste_face(photo.copy(), face, aligned.inverse)
     monkeypatch.setattr(paste, "PASTE_WINDOW", 1_000_000)  # one window: the whole region at once
-    whole = paste_face(photo.copy(), face, aligned.image, aligned.inverse)
+    whole = paste_face(photo.copy(), face, aligned.inverse)
     difference = np.abs(windowed.astype(int) - whole.astype(int))
     assert difference.max() <= 1 and difference.mean() < 0.05  # the shrunk blur grids start elsewhere
     mask = face_mask(aligned.affine, 128, photo.shape[:2])
@@ -279,7 +292,7 @@ def test_pasting_a_huge_face_does_not_take_memory_in_proportion_to_its_size():
     pixels = photo.copy()
     tracemalloc.start()
     try:
-        paste_face(pixels, face, aligned.image, aligned.inverse)
+        paste_face(pixels, face, aligned.inverse)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -49,11 +49,19 @@ def align_face(
     affine = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), face_template(size), method=cv2.LMEDS)[0]
     if affine is None:
         raise ValueError("could not fit an alignment to these landmarks")
-    source, warp = _antialiased_source(rgb, affine, size)
-    crop = cv2.warpAffine(
-        source, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=border_mode, borderValue=_BORDER_VALUE
+    return AlignedFace(warp_to_face(rgb, affine, size, border_mode), affine, cv2.invertAffineTransform(affine))
+
+
+def warp_to_face(
+    pixels: np.ndarray, affine: np.ndarray, size: int, border_mode: int = cv2.BORDER_CONSTANT
+) -> np.ndarray:
+    """The `size` px face that the photo → face `affine` cuts from `pixels` (any dtype; low-passed first when it
+    shrinks the photo, as `align_face` describes)."""
+    source, warp = _antialiased_source(pixels, affine, size)
+    border = _BORDER_VALUE if pixels.dtype == np.uint8 else tuple(257 * v for v in _BORDER_VALUE)
+    return cv2.warpAffine(
+        source, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=border_mode, borderValue=border
     )
-    return AlignedFace(crop, affine, cv2.invertAffineTransform(affine))
 
 
 def _antialiased_source(rgb: np.ndarray, affine: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

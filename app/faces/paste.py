@@ -7,11 +7,12 @@ Two things the plain warp-and-blend (facexlib's `paste_face_back`) does not do:
   the aligned square: no square edge or corner can show. The feather is a smoothstep (continuous
   slope at both ends).
 * **A face larger than the model changes only by what the restorer changed.** The model works at `S` px
-  (128). A face that is `s = size in photo / S > 1` times larger is pasted as a correction: the photo plus,
-  under the mask, the upscaled difference between the restored face and the aligned face the restorer was
-  given (bicubic). The photo's own detail above the aligned face's resolution is kept as it is, a restorer
-  that changes nothing changes nothing, and what it did change (denoising, sharpening, colour) arrives
-  whole. For s ≤ 1 the restored face holds every frequency the photo has there and is blended in as it is.
+  (128). A face that is `s = size in photo / S > 1` times larger is pasted as a correction: the image pasted
+  into plus, under the mask, the upscaled (bicubic) difference between the restored face and the same image
+  aligned as the restorer's input is aligned (`warp_to_face`). Its detail above the aligned face's resolution
+  is kept as it is (the photo's own, or an enhanced background's), a restorer that changes nothing changes
+  nothing, and what it did change (denoising, sharpening, colour) arrives whole. For s ≤ 1 the restored face
+  holds every frequency the photo has there and is blended in as it is.
 
 Only the face's bounding region is touched, and inside it only pixels where the mask is non-zero:
 everything else stays bit-identical; 16-bit photos stay 16-bit and keep their 16-bit detail. A region larger
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from app.faces.alignment import warp_to_face
 
 # Mask ellipse in the aligned crop's coordinates, [-1, 1] on both axes (FFHQ alignment: the face
 # sits in the middle, chin low): centre, semi-axes, and where the feather starts (fraction of the radius).
@@ -50,12 +53,9 @@ def face_mask(affine: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarr
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, aligned_rgb8: np.ndarray, inverse: np.ndarray) -> np.ndarray:
-    """Blend a restored aligned face (uint8 RGB, S×S) into `pixels` (uint8 or uint16 RGB) in place.
-
-    `aligned_rgb8` is the aligned face the restorer was given (same size); `inverse` maps face → photo
-    coordinates. Returns `pixels`.
-    """
+def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Blend a restored aligned face (uint8 RGB, S×S) into `pixels` (uint8 or uint16 RGB) in place; `inverse`
+    maps face → photo coordinates. Returns `pixels`."""
     height, width = pixels.shape[:2]
     size = face_rgb8.shape[0]
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
@@ -66,10 +66,9 @@ def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, aligned_rgb8: np.ndarr
     if region[2] - region[0] < 2 or region[3] - region[1] < 2:
         return pixels
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    face = face_rgb8.astype(np.float32)
-    if face_scale(inverse) > 1.0:
-        face -= aligned_rgb8.astype(np.float32)  # the correction the restorer made
-    face *= peak / 255.0
+    face = face_rgb8.astype(np.float32) * (peak / 255.0)
+    if face_scale(inverse) > 1.0:  # the correction the restorer made
+        face -= warp_to_face(pixels, cv2.invertAffineTransform(inverse), size).astype(np.float32)
     for top in range(region[1], region[3], PASTE_WINDOW):
         for left in range(region[0], region[2], PASTE_WINDOW):
             window = (left, top, min(left + PASTE_WINDOW, region[2]), min(top + PASTE_WINDOW, region[3]))
