@@ -76,8 +76,9 @@ class BatchReport:
     output_dir: str
     quality: float
     fidelity: float | None  # the fidelity weight used; None when the model has no fidelity path
-    model: str
+    model: str  # its name (each item's settings name it the same way)
     strength: float | None = None  # blend of restored and original face; None: the model has none
+    model_caveat: str = ""  # what to know about the model's output, said once here (not in every item)
     items: list[BatchItem] = field(default_factory=list)
     cancelled: bool = False
     interrupted: bool = False  # stopped by Ctrl+C (SIGINT): items hold what was done
@@ -155,7 +156,7 @@ class _Job:
 
     def restore_settings(self) -> dict:
         return {
-            "model": self.restorer.model_info.describe(),
+            "model": self.restorer.model_info.name(),
             "quality": self.quality if getattr(self.restorer, "has_quality_score", True) else None,
             "fidelity": self.fidelity,
             "strength": self.strength,
@@ -216,8 +217,9 @@ def run_batch(
             str(output_dir),
             quality,
             fidelity,
-            restorer.model_info.describe(),
+            restorer.model_info.name(),
             strength=strength,
+            model_caveat=restorer.model_info.caveat,
             not_processed=scan.not_processed,
             output_folder_inside_input=str(scan.output_inside) if scan.output_inside else None,
             export=_export_record(export),
@@ -270,8 +272,9 @@ def run_files(
         str(export.folder or ""),
         quality,
         fidelity,
-        restorer.model_info.describe(),
+        restorer.model_info.name(),
         strength=strength,
+        model_caveat=restorer.model_info.caveat,
         export=_export_record(export),
     )
     job = _Job(restorer, quality, fidelity, strength, overwrite, export, scan)
@@ -601,13 +604,15 @@ def _differences(job: _Job, source: Path, earlier: _EarlierOutput) -> list[str]:
     return [
         _difference(key, earlier.settings.get(key), now.get(key))
         for key in (*_RESTORE_KEYS, *_EXPORT_KEYS)
-        if key in now and not _same_value(earlier.settings.get(key), now.get(key))
+        if key in now and not _same_value(earlier.settings.get(key), now.get(key), key)
     ]
 
 
-def _same_value(before: object, now: object) -> bool:
+def _same_value(before: object, now: object, key: str = "") -> bool:
     if isinstance(before, (int, float)) and isinstance(now, (int, float)) and not isinstance(before, bool):
         return math.isclose(before, now, abs_tol=1e-9)
+    if key == "model" and isinstance(before, str) and isinstance(now, str):
+        return before == now or before.startswith(f"{now}: ")  # older reports: 'NAME: CAVEAT' in every item
     return before == now
 
 

@@ -146,17 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restore_settings(batch)
     _add_save_options(batch, batch=True)
 
-    score = commands.add_parser("score", help="no-reference quality score of a photo")
+    score = commands.add_parser(
+        "score", help="measured quality of a photo (no-reference metric as 0 worst … 1 best, as the window shows it)"
+    )
     score.add_argument("file", type=Path)
     score.add_argument("--metric", default="piqe", help="pyiqa NR metric (default piqe, needs no weights)")
     score.add_argument(
-        "--faces", action="store_true", help="also score each detected face, aligned at the model's face size"
+        "--faces", action="store_true", help="also score each detected face (measured as the window's face strip does)"
     )
     score.add_argument(
         "--model",
         metavar="NAME|FILE",
         help="also restore the photo with this model (default settings) and score the result; "
-        "with --faces, each face before → after. " + MODEL_HELP,
+        "with --faces, each face before and after. " + MODEL_HELP,
     )
     score.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda (with --model)")
 
@@ -386,10 +388,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.model is not None:
         return _score_restored(args, photo, scorer)
     if args.faces:
-        from app.faces import align_face, create_detector, detect_faces
-        from app.model.default_model import default_face_size
+        from app.face_scores import score_face
+        from app.faces import create_detector, detect_faces
 
-        rgb, face_size = photo.rgb8(), default_face_size()
+        rgb = photo.rgb8()
         try:
             faces = detect_faces(create_detector("mtcnn"), rgb)
         except PhotoTooSmallError as exc:
@@ -398,18 +400,20 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not faces:
             print("  no faces found")
         for number, face in enumerate(faces, 1):
-            crop = align_face(rgb, face.landmarks, face_size).image
-            print(f"  face {number}: {scorer.score(crop).label()}")
+            print(f"  face {number}: {score_face(scorer, rgb, face.landmarks).label()}")
     return EXIT_OK
 
 
 def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
-    """Scores of the photo restored by `--model` (faces aligned at that model's face size)."""
+    """Scores of the photo restored by `--model`, and with --faces each face before and after (pasted back, as
+    the window's face strip measures them)."""
+    from app.face_scores import photo_face_scores, restored_face_scores
     from app.pipeline import FaceRestorer
 
     restorer = FaceRestorer.create(None, "mtcnn", args.device, model=args.model)
     prepared = restorer.prepare(photo)
-    result = restorer.restore_prepared(prepared)
+    faces = restorer.restore_faces(prepared)
+    result = faces.photo(prepared)
     print(
         f"restored with {restorer.model_info.name()} ({_settings_text(restorer, result.quality, None)}): "
         f"{scorer.score(result.photo.rgb8()).label()}"
@@ -417,11 +421,9 @@ def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
     if args.faces:
         if not prepared.faces:
             print("  no faces found")
-        for number, (face, restored) in enumerate(zip(prepared.faces, result.restored_faces, strict=True), 1):
-            print(
-                f"  face {number}: before {scorer.score(face.aligned.image).label()} · "
-                f"after {scorer.score(restored).label()}"
-            )
+        before, after = photo_face_scores(scorer, prepared), restored_face_scores(scorer, prepared, faces.faces)
+        for number, (was, now) in enumerate(zip(before, after, strict=True), 1):
+            print(f"  face {number}: before {was.label()} · after {now.label()}")
     return EXIT_OK
 
 

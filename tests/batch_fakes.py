@@ -12,6 +12,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 
+FAKE_CAVEAT = "its output is only the photo inverted, for tests"
+
+
+def fake_model_info(name: str = "fake restorer for tests", caveat: str = FAKE_CAVEAT) -> SimpleNamespace:
+    """What a batch reads of a restorer's ModelInfo: its name and the caveat about its output."""
+    return SimpleNamespace(name=lambda: name, caveat=caveat, describe=lambda: f"{name}: {caveat}")
+
+
 class FakeRestorer:
     """'Restores' one face per photo by inverting it; raises the given error for chosen file names, and finds
     no face in the photos named in `no_faces`."""
@@ -19,7 +27,7 @@ class FakeRestorer:
     has_fidelity = False
     has_strength = False
     has_quality_score = True
-    model_info = SimpleNamespace(describe=lambda: "fake restorer for tests")
+    model_info = fake_model_info()
 
     def __init__(
         self,
@@ -31,7 +39,7 @@ class FakeRestorer:
     ) -> None:
         self.errors, self.delay_s, self.announce, self.no_faces = errors or {}, delay_s, announce, no_faces
         if model:
-            self.model_info = SimpleNamespace(describe=lambda: model)
+            self.model_info = fake_model_info(model)
         self.seen: list[str] = []
 
     def restore(self, photo, quality, fidelity, strength=None):

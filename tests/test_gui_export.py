@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QDropEvent
+from PySide6.QtGui import QDesktopServices, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
 
 from app.batch import REPORT_NAME
@@ -145,6 +145,21 @@ def test_open_output_folder_opens_the_export_folder_at_the_end(qtbot, batch_dial
     assert batch_dialog.open_folder_button.isEnabled()
     batch_dialog.open_folder_button.click()
     assert opened == [QUrl.fromLocalFile(str(tmp_path / "out"))]
+
+
+def test_open_output_folder_says_where_the_folder_is_when_no_file_manager_opens_it(
+    qtbot, batch_dialog, tmp_path, monkeypatch
+):
+    """Issue 20, item 4: where no file manager is registered, the click is not silently lost."""
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # what Qt answers then
+    _run(qtbot, batch_dialog)
+    batch_dialog.open_folder_button.click()
+    message = batch_dialog.folder_message
+    assert message is not None and message.isVisible()
+    assert str(tmp_path / "out") in message.text() and "file manager" in message.text()
+    copy = next(button for button in message.buttons() if button.text() == "Copy path")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == str(tmp_path / "out")
 
 
 def test_time_left_counts_only_photos_really_worked_on():

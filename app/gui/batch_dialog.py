@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -200,6 +200,22 @@ def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
     return row
 
 
+def folder_not_opened_message(parent: QWidget, folder: str) -> QMessageBox:
+    """'The folder could not be opened', with its path to select or copy (the box is not shown yet)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Could not open the folder",
+        "No file manager is set up on this system to open folders, so the output folder could not be shown.\n\n"
+        f"The exported photos are in:\n{folder}",
+        QMessageBox.StandardButton.Close,
+        parent,
+    )
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    copy = box.addButton("Copy path", QMessageBox.ButtonRole.ActionRole)
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(folder))
+    return box
+
+
 class BatchDialog(QDialog):
     """A folder batch, or with `files` the photos open in the window ("Export all open photos")."""
 
@@ -289,6 +305,7 @@ class BatchDialog(QDialog):
         self.start_button = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_folder_button = self.buttons.addButton("Open output folder", QDialogButtonBox.ButtonRole.ActionRole)
         self.open_folder_button.setEnabled(False)
+        self.folder_message: QMessageBox | None = None  # says where the output is when no file manager opens it
         self.cancel_button = self.buttons.addButton("Close", QDialogButtonBox.ButtonRole.RejectRole)
         self.start_button.clicked.connect(self.start)
         self.open_folder_button.clicked.connect(self.open_output_folder)
@@ -485,9 +502,11 @@ class BatchDialog(QDialog):
         return QUrl.fromLocalFile(str(self._output_folder)) if self._output_folder is not None else None
 
     def open_output_folder(self) -> None:
+        """Show the output folder in the file manager; where none can open it, say so and where the folder is."""
         url = self.output_folder_url()
-        if url is not None:
-            QDesktopServices.openUrl(url)
+        if url is not None and not QDesktopServices.openUrl(url):
+            self.folder_message = folder_not_opened_message(self, str(self._output_folder))
+            self.folder_message.open()
 
     def reject(self) -> None:
         if self.running:

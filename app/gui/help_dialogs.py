@@ -149,6 +149,7 @@ class AboutDialog(QDialog):
 
 
 # ---------------------------------------------------------------------------------------------- shortcuts
+KEY_HINT = "keyHint"  # the QAction property holding the keys a key hint tells of
 def _plain(text: str) -> str:
     return text.replace("&&", "\x00").replace("&", "").replace("\x00", "&").rstrip("…").rstrip(".").strip()
 
@@ -159,10 +160,24 @@ def _keys(action: QAction) -> str:
     )
 
 
+def add_key_hint(menu: QMenu, text: str, keys: str) -> QAction:
+    """A menu entry that only tells of keys that are not an action ("Hold Space to …"): shown disabled, and listed
+    by Help → Keyboard shortcuts with `keys`."""
+    hint = menu.addAction(text)
+    hint.setEnabled(False)
+    hint.setProperty(KEY_HINT, keys)
+    return hint
+
+
+def _keys_of(action: QAction) -> str:
+    """The action's shortcuts, else the keys of a key hint ('' for neither)."""
+    return _keys(action) or str(action.property(KEY_HINT) or "")
+
+
 def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
-    """(menu, action, keys) for every action of the window that has a keyboard shortcut: those in its menus (and
-    their submenus), then those added to the window itself without a menu. A menu's disabled entry without a
-    shortcut is a hint about keys that are not actions ("Hold Space to …"): it is listed with no keys."""
+    """(menu, action, keys) for every action of the window that has a keyboard shortcut or is a key hint
+    (`add_key_hint`): those in its menus (and their submenus), then those added to the window itself without a
+    menu. Entries without keys ("No recent photos", "Clear list") are not listed."""
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
 
@@ -173,8 +188,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
                 visit(submenu, f"{title} ▸ {_plain(action.text())}")
             elif not action.isSeparator():
                 seen.add(id(action))
-                if _keys(action) or not action.isEnabled():
-                    rows.append((title, _plain(action.text()), _keys(action)))
+                if _keys_of(action):
+                    rows.append((title, _plain(action.text()), _keys_of(action)))
 
     for top in window.menuBar().actions():
         menu = top.menu()

@@ -26,7 +26,7 @@ from app.gui.compare_view import CompareView
 from app.gui.controls_panel import ControlsPanel
 from app.gui.export_dialog import SAVE_SETTINGS_KEY, ExportDialog, remember_export_settings, remembered_export_settings
 from app.gui.face_strip import FaceStrip
-from app.gui.help_dialogs import AboutDialog, ShortcutsDialog
+from app.gui.help_dialogs import AboutDialog, ShortcutsDialog, add_key_hint
 from app.gui.message_banner import MessageBanner
 from app.gui.model_picker import ModelPicker, saved_model, second_slider_texts, slow_on_cpu_hint
 from app.gui.photo_list import PhotoList
@@ -192,8 +192,7 @@ class MainWindow(QMainWindow):
         self._action("&Fit to window", "Ctrl+0", self.compare.zoom_fit, menu)
         self._action("&Actual size (1:1)", "Ctrl+1", self.compare.zoom_actual, menu)
         menu.addSeparator()
-        hint = menu.addAction("Hold Space to see the before in place of the after")
-        hint.setEnabled(False)
+        add_key_hint(menu, "Hold Space to see the before in place of the after", "Space (hold)")
         for widget in (self.photo_list, self.slider, self.fidelity_slider):
             self.compare.watch_space_on(widget)
 

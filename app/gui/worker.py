@@ -20,10 +20,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.errors import FaceNotFoundError, StudioError, failure_message
+from app.face_scores import mean_score, photo_face_scores, restored_face_scores, score_face
 from app.model import ModelInfo
 from app.photo_io import load_photo, to_rgb8
 from app.pipeline import (
@@ -71,15 +71,6 @@ class SharedRestorer:
         with self._lock:
             self._factory, self._instance = factory, None
             self.generation += 1
-
-
-def mean_score(scores: list[QualityScore]) -> QualityScore | None:
-    """The mean of some faces' scores (for the captions); None for no faces."""
-    if not scores:
-        return None
-    return QualityScore(
-        scores[0].metric, float(np.mean([s.raw for s in scores])), float(np.mean([s.normalized for s in scores]))
-    )
 
 
 @dataclass
@@ -221,7 +212,7 @@ class RestoreWorker(QObject):
             prepare_seconds = time.perf_counter() - started
             self._check_wanted(request_id)
             crops = [face.aligned.image for face in prepared.faces]
-            scores = scorer.score_many(crops)
+            scores = photo_face_scores(scorer, prepared)
             before = mean_score(scores) if crops else scorer.score(photo.rgb8())
             preview, scale = preview_pixels(prepared, self._preview_pixels)
             self._current, self._current_name = prepared, Path(path).name
@@ -286,7 +277,7 @@ class RestoreWorker(QObject):
             added = restorer.add_face(self._current, shown.photo_box(box))
             self._check_wanted(request_id)
             face = added.faces[-1]
-            scores = [*shown.face_scores, *scorer.score_many([face.aligned.image])]
+            scores = [*shown.face_scores, score_face(scorer, added.photo.rgb8(), face.detection.landmarks)]
             self._current, self._current_shown = (
                 added,
                 replace(
@@ -328,7 +319,7 @@ class RestoreWorker(QObject):
             )
             if not self._session.settings_wanted(request_id):
                 raise Stopped  # superseded or closing: no scoring
-            scores = scorer.score_many(faces.faces)
+            scores = restored_face_scores(scorer, prepared, faces.faces)  # as pasted back, as saved
             self._last = LastRestoration(restorer, prepared, faces, scores)
         included = None if include is None else frozenset(include)
         preview = compose(prepared, faces.faces, included, self._preview_pixels)
