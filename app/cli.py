@@ -241,10 +241,10 @@ def _make_restorer(args: argparse.Namespace):
 
 
 def _settings_text(restorer, quality: float, fidelity: float | None, strength: float | None = None) -> str:
-    """'quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
+    """'target quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
     if restorer.has_strength:
         return f"strength {1.0 if strength is None else strength:.2f}"
-    parts = [f"quality {quality:.2f}"] if restorer.has_quality_score else []
+    parts = [f"target quality {quality:.2f}"] if restorer.has_quality_score else []
     if not restorer.has_fidelity:
         return f"{parts[0]} (this model has no fidelity control)" if parts else "the model's only setting"
     if fidelity is None:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-
 FAKE_CAVEAT = "its output is only the photo inverted, for tests"
 
 

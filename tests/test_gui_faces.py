@@ -354,7 +354,7 @@ def test_a_face_the_detector_missed_is_added_by_drawing_a_box(
         ),
         timeout=WAIT_MS,
     )
-    assert window.compare.box_count == 2 and "2 face(s) found" in window.compare.before_caption
+    assert window.compare.box_count == 2 and "2 faces found" in window.compare.before_caption
     assert np.allclose(window.last_prepared.boxes[1], missed, atol=6)
     assert "2 faces restored" in window.compare.after_caption
     saved = load_photo(window.save_result(tmp_path / "added.png")).pixels

@@ -40,7 +40,7 @@ def _window(qtbot, restorer) -> MainWindow:
 
 
 def _names(window) -> list[str]:
-    return [window.photo_list.item(row).text() for row in range(window.photo_list.count())]
+    return [path.name for path in window.photo_list.paths()]
 
 
 # ------------------------------------------------------------------------------------------ the store

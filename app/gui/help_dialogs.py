@@ -121,7 +121,7 @@ def about_html(model_in_use: str = "") -> str:
     parts.append("</ul><h3>Public face models (downloaded only when you ask)</h3><ul>")
     for entry in CATALOGUE:
         commercial = "" if entry.commercial_use else " — not for commercial use"
-        parts.append(f"<li>{esc(entry.description.split(',')[0])}: {esc(entry.licence)}{commercial}</li>")
+        parts.append(f"<li>{esc(entry.title)}: {esc(entry.licence)}{commercial}</li>")
     parts.append(
         "</ul><h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
         "<table cellspacing='0' cellpadding='3'>"
@@ -150,6 +150,8 @@ class AboutDialog(QDialog):
 
 # ---------------------------------------------------------------------------------------------- shortcuts
 KEY_HINT = "keyHint"  # the QAction property holding the keys a key hint tells of
+
+
 def _plain(text: str) -> str:
     return text.replace("&&", "\x00").replace("&", "").replace("\x00", "&").rstrip("…").rstrip(".").strip()
 

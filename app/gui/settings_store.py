@@ -1,5 +1,6 @@
 """What the app remembers between runs, in one place: window geometry and splitters, slider values, the chosen
-model, recent files, the folders last used, and small JSON values (export settings).
+model, whether face boxes are shown, whether the first-run note was shown, recent files, the folders last used, and
+small JSON values (export settings).
 
 Every read checks what it gets (a hand-edited or stale file never breaks the app: a bad value reads as absent),
 and paths that no longer exist are dropped. All of it goes through `open_settings()`, an INI file in the
@@ -29,12 +30,23 @@ _QUALITY = "sliders/quality"
 _SECOND_SLIDER = "sliders/second/{}"  # per architecture: fidelity (IQPFR, CodeFormer) or strength (GFPGAN …)
 _MODEL = "restorer/model"
 _RECENT = "files/recent"
+_FACE_BOXES = "view/face_boxes"
+_MODELS_NOTE = "intro/public_models_note_shown"
 _FOLDER = "folders/{}"
 
 
 def open_settings() -> QSettings:
     """The one QSettings object the app reads and writes (an INI file in the per-user config folder)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
+
+
+def _bool(value: object, default: bool) -> bool:
+    """A stored yes/no (INI files hold 'true'/'false'), or `default` for anything else."""
+    if value in (True, "true"):
+        return True
+    if value in (False, "false"):
+        return False
+    return default
 
 
 def _unit_float(value: object) -> float | None:
@@ -102,6 +114,21 @@ class SettingsStore:
 
     def set_model(self, name: str) -> None:
         self._settings.setValue(_MODEL, name)
+
+    # ------------------------------------------------------------------ view and first run
+    def face_boxes_shown(self) -> bool:
+        """Whether the face boxes are drawn on the before (yes until the user hides them)."""
+        return _bool(self._settings.value(_FACE_BOXES), True)
+
+    def set_face_boxes_shown(self, shown: bool) -> None:
+        self._settings.setValue(_FACE_BOXES, bool(shown))
+
+    def public_models_note_shown(self) -> bool:
+        """Whether the note about the public face models was shown (it is shown on the first run only)."""
+        return _bool(self._settings.value(_MODELS_NOTE), False)
+
+    def set_public_models_note_shown(self) -> None:
+        self._settings.setValue(_MODELS_NOTE, True)
 
     # ------------------------------------------------------------------ files and folders
     def recent_files(self) -> list[Path]:
