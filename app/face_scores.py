@@ -12,13 +12,13 @@ writes it, not as the model's own square output (whose missing fine detail the p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from app.faces import align_face, paste_face
 from app.photo_io import to_rgb8
-from app.pipeline import PreparedPhoto
+from app.pipeline import PreparedPhoto, Stopped
 from app.quality import QualityScore, QualityScorer
 
 SCORE_FACE_SIZE = 256  # px: the aligned face that is scored, for every model
@@ -46,14 +46,20 @@ def photo_face_scores(scorer: QualityScorer, prepared: PreparedPhoto) -> list[Qu
 
 
 def restored_face_scores(
-    scorer: QualityScorer, prepared: PreparedPhoto, restored: Sequence[np.ndarray]
+    scorer: QualityScorer,
+    prepared: PreparedPhoto,
+    restored: Sequence[np.ndarray],
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[QualityScore]:
     """The score of each restored face (the model's aligned outputs, in the photo's face order) pasted back into
-    its part of the full-resolution photo, as saving pastes it."""
+    its part of the full-resolution photo, as saving pastes it. `should_stop()` is asked before each face; True
+    raises `Stopped`."""
     pixels = prepared.photo.pixels
     height, width = pixels.shape[:2]
     scores = []
     for face, output in zip(prepared.faces, restored, strict=True):
+        if should_stop is not None and should_stop():
+            raise Stopped
         size = output.shape[0]
         corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
         mapped = corners @ face.aligned.inverse.T

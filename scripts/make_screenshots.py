@@ -7,7 +7,8 @@ low-quality JPEG so there is something to restore; nothing from ../shared is use
 the same start-up as `iqpfr-studio` with the installed default model on the CPU (views are chosen through
 the window's own menu actions), and settings go to a
 temporary folder (the user's own settings are neither read nor changed). Each screenshot is the window (or a
-dialog) rendered by Qt: the empty window, side by side, the split view, the face zoomed in, the batch dialog.
+dialog) rendered by Qt: the empty window (first run), side by side, the split view, the face zoomed in, the batch
+dialog.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def main() -> int:
         return window.last_prepared.boxes[0]
 
     def empty_window() -> None:
-        shoot(window, "empty-window.png")
+        shoot(window, "empty-window.png")  # with the first run's note about the public face models
+        window.models_note.close_button.click()
         window.add_photos([photo])
 
     def side_by_side() -> None:

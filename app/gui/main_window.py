@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -489,9 +489,8 @@ class MainWindow(QMainWindow):
                 else f"fidelity w {result.fidelity:.2f}"
             )
         # the settings asked for on one line, what was measured on the result on the other
-        self.compare.set_after_caption(
-            f"{settings} · {result.seconds:.2f} s\n{restored} restored: {_score_text(result.after_score)}"
-        )
+        measured = "measuring…" if result.face_count and result.after_score is None else _score_text(result.after_score)
+        self.compare.set_after_caption(f"{settings} · {result.seconds:.2f} s\n{restored} restored: {measured}")
         if (
             not self._restored_at_the_sliders(result)
             and self.session.settings_wanted(result.request_id)  # no newer request is on its way
@@ -723,7 +722,7 @@ class MainWindow(QMainWindow):
         return [dialog for dialog in self.findChildren(BatchDialog) if dialog.running]
 
     def _work_stopped(self) -> bool:
-        return self.worker_thread.isFinished() and self.thumbnail_thread.isFinished() and not self._running_batches()
+        return self._threads_stopped() and not self._running_batches()
 
     def _confirm_stop_batches(self, count: int) -> bool:
         answer = QMessageBox.question(
@@ -762,6 +761,7 @@ class MainWindow(QMainWindow):
                     dialog.reject()  # an idle dialog closes with the window (no new batch while quitting)
             self.worker_thread.finished.connect(self._close_when_stopped)
             self.worker_thread.wait(IDLE_THREAD_STOP_MS)
+            self.thumbnail_thread.wait(IDLE_THREAD_STOP_MS)
         if not self._work_stopped():
             event.ignore()
             for part in (self.centralWidget(), self.menuBar(), *self.findChildren(QToolBar)):
@@ -771,6 +771,20 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.DeferredDelete and not self._threads_stopped():
+            # deleted (deleteLater) while its threads still work, e.g. right after a close: a QThread must not be
+            # destroyed while it runs, so stop them now and wait (each stops at its next step)
+            self.closing = True
+            self.session.close()
+            for thread in (self.worker_thread, self.thumbnail_thread):
+                thread.quit()
+                thread.wait()
+        return super().event(event)
+
+    def _threads_stopped(self) -> bool:
+        return self.worker_thread.isFinished() and self.thumbnail_thread.isFinished()
 
     def _stop_model_downloads(self) -> None:
         """A download in the model manager stops at its next chunk (its part kept for resuming)."""

@@ -303,12 +303,15 @@ class RestoreWorker(QObject):
     def _restore(
         self, request_id: int, quality: float, fidelity: float | None, include: Collection[int] | None
     ) -> None:
+        """Restore the open photo and send the result (`restored`) as soon as it is pasted; a new restoration is sent
+        again with its faces' scores once they are measured (so measuring never delays the picture)."""
         restorer, scorer = self._setup()
         prepared = self._current
         if prepared is None:
             raise Stopped  # nothing open
         started = time.perf_counter()
         last = self._last
+        scores: list[QualityScore] | None
         if last is not None and last.matches(restorer, prepared, quality, fidelity):
             faces, scores = last.faces, last.scores  # only the included faces changed: paste them again
         else:
@@ -317,29 +320,34 @@ class RestoreWorker(QObject):
             faces = restorer.restore_faces(
                 prepared, quality, should_stop=self._session.stop_check(request_id), **setting
             )
-            if not self._session.settings_wanted(request_id):
-                raise Stopped  # superseded or closing: no scoring
-            scores = restored_face_scores(scorer, prepared, faces.faces)  # as pasted back, as saved
-            self._last = LastRestoration(restorer, prepared, faces, scores)
+            scores = None  # measured after the picture is sent
         included = None if include is None else frozenset(include)
         preview = compose(prepared, faces.faces, included, self._preview_pixels)
         if not self._session.settings_wanted(request_id):
             raise Stopped  # superseded or closing
         pasted = [index for index in range(len(faces.faces)) if is_included(index, included)]
-        after = mean_score([scores[index] for index in pasted])
+        result = PhotoRestored(
+            request_id,
+            quality,
+            faces.fidelity,
+            to_rgb8(preview),
+            mean_score([scores[index] for index in pasted]) if scores is not None else None,
+            len(pasted),
+            time.perf_counter() - started,
+            faces.strength,
+            prepared,
+            faces,
+            included,
+            scores if scores is not None else [],
+        )
+        self.restored.emit(result)
+        if scores is not None:
+            return
+        # as pasted back, as saved; a newer request stops the measuring between faces
+        scores = restored_face_scores(scorer, prepared, faces.faces, self._session.stop_check(request_id))
+        self._last = LastRestoration(restorer, prepared, faces, scores)
+        if not self._session.settings_wanted(request_id):
+            raise Stopped  # superseded or closing: its scores are not shown
         self.restored.emit(
-            PhotoRestored(
-                request_id,
-                quality,
-                faces.fidelity,
-                to_rgb8(preview),
-                after,
-                len(pasted),
-                time.perf_counter() - started,
-                faces.strength,
-                prepared,
-                faces,
-                included,
-                scores,
-            )
+            replace(result, after_score=mean_score([scores[index] for index in pasted]), face_scores=scores)
         )
