@@ -3,12 +3,13 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
 
 The photo is scikit-image's astronaut (Eileen Collins, NASA; public domain), shrunk, blurred and saved as a
-low-quality JPEG so there is something to restore; nothing from ../shared is used. The window goes through
+low-quality JPEG so there is something to restore; scikit-image's coffee cup (public domain) is the photo without
+faces in the list; nothing from ../shared is used. The window goes through
 the same start-up as `iqpfr-studio` with the installed default model on the CPU (views are chosen through
 the window's own menu actions), and settings go to a
 temporary folder (the user's own settings are neither read nor changed). Each screenshot is the window (or a
-dialog) rendered by Qt: the empty window (first run), side by side, the split view, the face zoomed in, the batch
-dialog.
+dialog, or the open Models menu) rendered by Qt: the empty window (first run), side by side (the photo list with
+its thumbnails and each photo's status), the split view, the face zoomed in, the batch dialog, the Models menu.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def degraded_astronaut(folder: Path) -> Path:
     return path
 
 
+def faceless_photo(folder: Path) -> Path:
+    """scikit-image's coffee cup: a photo in which no face is found."""
+    from PIL import Image
+    from skimage import data
+
+    path = folder / "coffee.jpg"
+    Image.fromarray(data.coffee()).save(path, quality=90)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -59,6 +70,7 @@ def main() -> int:
     from app.gui.main import parse_args, start_app
 
     photo = degraded_astronaut(work)
+    faceless = faceless_photo(work)
     app, window = start_app(parse_args(["--device", "cpu", "--model", "iqpfr"]))
     window.resize(*WINDOW_SIZE)
     clock = QElapsedTimer()
@@ -72,9 +84,16 @@ def main() -> int:
             failures.append(f"could not save {path}")
         print(f"Screenshot: {path}", flush=True)
 
-    def restored() -> bool:
+    def listed() -> bool:  # the photo without faces was opened; both thumbnails are read
+        from app.gui.photo_list import PhotoStatus, has_thumbnail, status_of
+
+        items = [window.photo_list.item(row) for row in range(window.photo_list.count())]
+        return status_of(items[0]) is PhotoStatus.NO_FACES and all(has_thumbnail(item) for item in items)
+
+    def restored() -> bool:  # the astronaut restored, its scores measured (they follow the picture)
         result = window.last_restored
-        return result is not None and result.face_count > 0
+        measured = result is not None and result.face_count > 0 and result.after_score is not None
+        return measured and not window.compare.is_busy
 
     def trigger(text: str) -> None:
         from PySide6.QtGui import QAction
@@ -91,7 +110,10 @@ def main() -> int:
     def empty_window() -> None:
         shoot(window, "empty-window.png")  # with the first run's note about the public face models
         window.models_note.close_button.click()
-        window.add_photos([photo])
+        window.add_photos([faceless, photo])
+
+    def show_the_astronaut() -> None:
+        window.photo_list.setCurrentRow(1)
 
     def side_by_side() -> None:
         trigger("Side by side")
@@ -107,15 +129,26 @@ def main() -> int:
         shoot(window, "face-zoomed.png")
 
     def batch_dialog() -> None:
-        shoot(window.open_batch_dialog(str(work)), "batch-dialog.png")
+        dialog = window.open_batch_dialog(str(work))
+        shoot(dialog, "batch-dialog.png")
+        dialog.close()
+
+    def models_menu() -> None:
+        trigger("Side by side")
+        menu = window.models_menu
+        menu.popup(window.mapToGlobal(window.menuBar().geometry().bottomLeft()))
+        shoot(menu, "models-menu.png")
+        menu.close()
 
     always: Callable[[], bool] = lambda: True  # noqa: E731 - a step that waits for nothing
     steps: list[tuple[Callable[[], bool], Callable[[], None]]] = [
         (lambda: window.model_ready is not None, empty_window),
+        (listed, show_the_astronaut),
         (restored, side_by_side),
         (always, split_view),
         (always, face_zoomed),
         (always, batch_dialog),
+        (always, models_menu),
     ]
 
     def advance() -> None:

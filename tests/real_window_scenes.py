@@ -5,7 +5,8 @@
 The app starts as `iqpfr-studio [PHOTO …]` does (app.gui.main.start_app, the installed default model, the CPU), with
 the settings folder of the environment (the test gives it XDG_CONFIG_HOME). Keys go through Qt's shortcut map as
 typed keys do (QTest); what the window shows is read back from the X server (screen grabs). What was seen is written
-to OUT/SCENE.json, the grabs to OUT/SCENE-*.png; the tests judge them.
+to OUT/SCENE.json, the grabs to OUT/SCENE-*.png; the tests judge them. A step whose wait does not end within
+STEP_TIMEOUT_S is listed under "timed_out" and the scene goes on.
 
 - first: the first run, no photo on the command line. The empty window (the hint in the middle of the photo area;
   the note about the public models; the Models menu); F1; two photos added (what the photo area says while the first
@@ -50,9 +51,10 @@ def main() -> int:
     def advance() -> None:
         try:
             if not waiting[0]():
-                if time.monotonic() - started[0] > STEP_TIMEOUT_S:
-                    raise TimeoutError(f"step {count[0]} of '{scene}' did not end in {STEP_TIMEOUT_S} s")
-                return
+                if time.monotonic() - started[0] <= STEP_TIMEOUT_S:
+                    return
+                # what the step waited for did not come: say so and go on (the tests judge what was seen)
+                seen.setdefault("timed_out", []).append(f"step {count[0]} {describe(window)}")
             waiting[0] = next(steps)
             started[0] = time.monotonic()
             count[0] += 1
@@ -60,11 +62,7 @@ def main() -> int:
             timer.stop()
             window.close()
         except Exception as exc:  # noqa: BLE001 - any failure is the scene's result
-            restored = window.last_restored
-            seen["failure"] = (
-                f"{type(exc).__name__}: {exc} (photo {window.photo_list.currentRow()} of {window.photo_list.count()}, "
-                f"{restored.face_count if restored else 'no'} face(s) restored, busy {window.compare.is_busy})"
-            )
+            seen["failure"] = f"{type(exc).__name__}: {exc} ({describe(window)})"
             timer.stop()
             window.close()
 
@@ -76,20 +74,24 @@ def main() -> int:
     return 0
 
 
+def describe(window) -> str:
+    restored = window.last_restored
+    return (
+        f"photo {window.photo_list.currentRow()} of {window.photo_list.count()}, "
+        f"{restored.face_count if restored else 'no'} face(s) restored, busy {window.compare.is_busy}"
+    )
+
+
 # ------------------------------------------------------------------------------------------ what the screen shows
 def screen_pixels(widget):
     """The widget's part of the X screen, as it is shown (RGB array)."""
-    import numpy as np
     from PySide6.QtCore import QRect
-    from PySide6.QtGui import QImage
+
+    from app.gui.convert import qimage_to_rgb
 
     top_left = widget.mapToGlobal(widget.rect().topLeft())
     shot = widget.screen().grabWindow(0).copy(QRect(top_left, widget.size()))
-    image = shot.toImage().convertToFormat(QImage.Format.Format_RGB888)
-    data = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * image.height())
-    return data.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
-        image.height(), image.width(), 3
-    )
+    return qimage_to_rgb(shot.toImage())
 
 
 def save_screen(window, path: Path) -> None:

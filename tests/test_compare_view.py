@@ -12,6 +12,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QListWidget
 
 from app.gui.compare_view import BACKGROUND, CompareView
+from app.gui.convert import qimage_to_rgb
 from app.gui.view_state import ViewState
 from conftest import REPO
 
@@ -28,10 +29,7 @@ def noise(width=300, height=200, seed=0) -> np.ndarray:
 
 def grab(view: CompareView) -> np.ndarray:
     """The canvas as drawn, RGB, one array row per view pixel row (offscreen: device pixel ratio 1)."""
-    image = view.canvas.grab().toImage().convertToFormat(view.canvas.grab().toImage().Format.Format_RGB888)
-    width, height = image.width(), image.height()
-    data = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height)
-    return data.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3).copy()
+    return qimage_to_rgb(view.canvas.grab().toImage())
 
 
 def colour_at(view, x, y) -> tuple[int, int, int]:
