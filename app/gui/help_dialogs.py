@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
+from app.faces.face_api_convert import LICENCES as IDENTITY_LICENCES
 from app.restorers.catalogue import CATALOGUE
 
 APP_PACKAGE = "iqpfr-studio"
@@ -122,6 +123,9 @@ def about_html(model_in_use: str = "") -> str:
     for entry in CATALOGUE:
         commercial = "" if entry.commercial_use else " — not for commercial use"
         parts.append(f"<li>{esc(entry.title)}: {esc(entry.licence)}{commercial}</li>")
+    parts.append("</ul><h3>Identity measure (training and evaluation only; it does not restore)</h3><ul>")
+    for what, licence in IDENTITY_LICENCES:
+        parts.append(f"<li>{esc(what)}: {esc(licence)}</li>")
     parts.append(
         "</ul><h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
         "<table cellspacing='0' cellpadding='3'>"
