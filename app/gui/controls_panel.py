@@ -5,19 +5,24 @@ The quality slider has one step per quality bin of the model: IQPFR turns the sc
 and the Transformer (and the decoder's fusion) see only the bin, so scores within a bin give the same result.
 Each step is the lowest score of its bin (0.0, 0.1 … 0.9 for 10 bins). A click on a slider's track moves the
 handle there (not a page at a time).
+
+Below the sliders, the whole photo: the output scale (1×, 2×, 4×) and "Enhance background" (Real-ESRGAN for
+everything that is not a face), with the estimated time a full-size result takes when that is slow.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QProxyStyle, QSlider, QStyle, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProxyStyle, QSlider, QStyle, QWidget
 
 from app.gui.model_picker import SliderTexts, second_slider_texts
+from app.gui.whole_photo_widget import WholePhotoWidget
 from app.gui.worker import ModelReady
 from app.model import IQPFRConfig
 from app.model.checkpoint import DEFAULT_FIDELITY
 from app.model.transformer import quality_to_bin
 from app.pipeline import DEFAULT_QUALITY
+from app.upscaling.background import WholePhotoSettings
 
 DEFAULT_QUALITY_BINS = IQPFRConfig().quality_bins  # until the model says how many it has
 SECOND_SLIDER_STEPS = 100
@@ -33,6 +38,7 @@ FIDELITY_TEXTS = SliderTexts(
 NO_FIDELITY_TOOLTIP = (
     "This model's weights have no fidelity control (an older weights format), so the fidelity has no effect."
 )
+WHOLE_PHOTO_TITLE = "Whole photo"
 _QUALITY_WORDS = ((0.2, "very low"), (0.4, "low"), (0.6, "medium"), (0.8, "high"), (1.01, "very high"))
 
 
@@ -96,6 +102,7 @@ class ControlsPanel(QWidget):
     move of either slider by the user (the window debounces it)."""
 
     settings_changed = Signal()
+    whole_photo_changed = Signal()  # the output scale or the background enhancement, changed by the user
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +131,17 @@ class ControlsPanel(QWidget):
             widget.setToolTip("Loading the model…")
             widget.setEnabled(False)  # until the model says whether it has a fidelity path
 
+        self.whole_title = _label(WHOLE_PHOTO_TITLE)
+        self.whole_widget = WholePhotoWidget()
+        self.upscale_combo, self.enhance_check = self.whole_widget.upscale_combo, self.whole_widget.enhance_check
+        self.estimate_label = _label()
+        self.whole_widget.changed.connect(self._on_whole_photo_changed)
+        whole_row = QHBoxLayout()
+        whole_row.setContentsMargins(0, 0, 0, 0)
+        whole_row.addWidget(self.whole_widget)
+        whole_row.addWidget(self.estimate_label)
+        whole_row.addStretch(1)
+
         self.model_title = _label("Model")
         self.model_title.hide()
         self._grid = QGridLayout(self)
@@ -133,6 +151,8 @@ class ControlsPanel(QWidget):
         for row, widgets in ((1, self._quality_widgets()), (2, self._second_widgets())):
             for column, widget in enumerate(widgets):
                 self._grid.addWidget(widget, row, column)
+        self._grid.addWidget(self.whole_title, 3, 0)
+        self._grid.addLayout(whole_row, 3, 1, 1, 4)
         for label in (self.quality_low, self.fidelity_left):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._update_quality_label()
@@ -220,6 +240,24 @@ class ControlsPanel(QWidget):
             widget.setEnabled(ready.has_second_slider)
         self._update_quality_label()
         self._update_second_label()
+
+    # ------------------------------------------------------------------ the whole photo
+    @property
+    def whole_photo(self) -> WholePhotoSettings:
+        return self.whole_widget.settings()
+
+    def set_whole_photo(self, settings: WholePhotoSettings) -> None:
+        """Show `settings` (a programme's change: `whole_photo_changed` is not emitted)."""
+        self.whole_widget.set_settings(settings)
+        self.show_estimate("")
+
+    def show_estimate(self, text: str) -> None:
+        """What the full-size result will cost ('full size: about 4 min on this CPU'), or '' to say nothing."""
+        self.estimate_label.setText(text)
+
+    def _on_whole_photo_changed(self) -> None:
+        self.show_estimate("")
+        self.whole_photo_changed.emit()
 
     # ------------------------------------------------------------------ moves and labels
     def _on_quality_moved(self, _value: int) -> None:
