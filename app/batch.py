@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from app.batch_scan import InputScan, NotProcessed, scan_input
 from app.errors import StudioError, failure_message, printable
 from app.export_settings import ExportSettings, describe_output, export_photo, name_output, output_format, output_path
 from app.fileutil import (
+    Originals,
     atomic_target,
     check_writable,
     file_identity,
@@ -132,7 +134,50 @@ class BatchReport:
     def write(self, path: Path) -> None:
         data = asdict(self)
         del data["write_error"]
-        write_text_atomically(path, json.dumps(data, indent=2))
+        write_text_atomically(path, json.dumps(_json_paths(data), indent=2))
+
+
+# Report fields that hold paths (or lists of them). A name that is not UTF-8 is stored readably in the field
+# (each byte that is not UTF-8 as \xNN) and exactly in FIELD_bytes: its bytes percent-encoded (RFC 3986),
+# as urllib.parse.unquote_to_bytes reads them back.
+_PATH_FIELDS = (
+    "source",
+    "output",
+    "path",
+    "input_dir",
+    "output_dir",
+    "output_folder_inside_input",
+    "removed_temp_files",
+)
+_BYTES = "_bytes"
+
+
+def _json_paths(value: object) -> object:
+    """`value` (the report as plain data) with every text valid Unicode, and the exact bytes of each path field
+    that is not UTF-8 beside it."""
+    if isinstance(value, list):
+        return [_json_paths(entry) for entry in value]
+    if isinstance(value, str):
+        return os.fsencode(value).decode("utf-8", "backslashreplace")
+    if not isinstance(value, dict):
+        return value
+    data = {}
+    for key, entry in value.items():
+        data[key] = _json_paths(entry)
+        if key in _PATH_FIELDS and data[key] != entry and not key.endswith(_BYTES):
+            texts = entry if isinstance(entry, list) else [entry]
+            encoded = [urllib.parse.quote_from_bytes(os.fsencode(text), safe="/") for text in texts]
+            data[key + _BYTES] = encoded if isinstance(entry, list) else encoded[0]
+    return data
+
+
+def recorded_path(record: dict, key: str) -> str | None:
+    """A path field of a report record, exactly (from FIELD_bytes when the name is not UTF-8); None if absent."""
+    exact = record.get(key + _BYTES)
+    if isinstance(exact, str):
+        return os.fsdecode(urllib.parse.unquote_to_bytes(exact))
+    value = record.get(key)
+    return value if isinstance(value, str) else None
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -300,7 +345,7 @@ def run_files(
     if export.folder is not None:
         _prepare_folder(export.folder)
     scan = InputScan(photos=[Path(source) for source in sources])
-    scan.file_ids = {identity for identity in map(file_identity, scan.photos) if identity is not None}
+    scan.originals = Originals(scan.photos)
     report = BatchReport(
         "",
         str(export.folder or ""),
@@ -472,7 +517,7 @@ def _write_report(report: BatchReport, output_dir: Path, earlier: _EarlierReport
     report.earlier_items = [
         entry.record
         for entry in earlier.outputs.values()
-        if entry.record.get("output") not in written_now and os.path.isfile(entry.record.get("output") or "")
+        if (output := recorded_path(entry.record, "output")) not in written_now and os.path.isfile(output or "")
     ]
     report.runs = [*earlier.runs, _run_record(report, finished)]
     try:
@@ -509,28 +554,30 @@ def _read_earlier_report(report_path: Path) -> _EarlierReport:
     runs. A report from before settings were recorded per output: its run's settings, as it wrote them."""
     try:
         data = json.loads(report_path.read_text(encoding="utf-8"))
-        base, items = Path(data["output_dir"]), data["items"]
-    except (OSError, ValueError, TypeError, KeyError):
+        base, items = Path(recorded_path(data, "output_dir") or ""), data["items"]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return _EarlierReport()
-    if not isinstance(data, dict) or not isinstance(items, list):
+    if not isinstance(items, list):
         return _EarlierReport()
     runs = data.get("runs")
     runs = [run for run in runs if isinstance(run, dict)] if isinstance(runs, list) else [_legacy_run(data)]
     earlier = _EarlierReport(runs=runs)
     earlier_items = data.get("earlier_items")
     records = [*(earlier_items if isinstance(earlier_items, list) else []), *items]
-    input_dir = data.get("input_dir")
+    input_dir = recorded_path(data, "input_dir")
     for item in records:  # this run's items last: they replace what was recorded before them
         try:
-            if item["status"] not in _EARLIER_OUTPUT_STATUSES or not item["output"]:
+            output = recorded_path(item, "output")
+            if item["status"] not in _EARLIER_OUTPUT_STATUSES or not output:
                 continue
-            relative = Path(item["output"]).relative_to(base).as_posix()
-        except (TypeError, KeyError, ValueError):
+            relative = Path(output).relative_to(base).as_posix()
+        except (TypeError, KeyError, ValueError, AttributeError):
             continue
         settings = item.get("settings")
         if not isinstance(settings, dict):
-            settings = _legacy_settings(data, Path(item["output"]), item["status"])
-        earlier.outputs[relative] = _EarlierOutput(item, _relative_or_none(item.get("source"), input_dir), settings)
+            settings = _legacy_settings(data, Path(output), item["status"])
+        source = recorded_path(item, "source")
+        earlier.outputs[relative] = _EarlierOutput(item, _relative_or_none(source, input_dir), settings)
     return earlier
 
 
@@ -606,7 +653,7 @@ def _check_and_restore(job: _Job, source: Path) -> BatchItem:
 
 def _unsafe_output_reason(target: Path, scan: InputScan) -> str:
     """Why writing `target` could replace or add to the input (compared by device and inode), or ''."""
-    if file_identity(target) in scan.file_ids:
+    if scan.originals.include(target):
         return (
             f"the output '{target}' is an input file (the same file through a link or a second mount); "
             "originals are never overwritten"

@@ -12,7 +12,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image
+from app.fileutil import Originals
+from app.photo_io import is_supported_image, unsupported_format_reason
 
 
 @dataclass
@@ -25,7 +26,7 @@ class NotProcessed:
 class InputScan:
     photos: list[Path] = field(default_factory=list)
     not_processed: list[NotProcessed] = field(default_factory=list)
-    file_ids: set[tuple[int, int]] = field(default_factory=set)  # every file of the input: never an output
+    originals: Originals = field(default_factory=Originals)  # every file of the input: never an output
     folder_ids: set[tuple[int, int]] = field(default_factory=set)  # every folder searched: never written into
     output_inside: Path | None = None  # the output folder, when it lies in the input (not searched)
 
@@ -66,11 +67,11 @@ def _scan_folder(folder: Path, output_id: tuple[int, int] | None, scan: InputSca
         if stat.S_ISDIR(info.st_mode):
             _enter_folder(path, _identity(info), output_id, scan, recursive)
         elif stat.S_ISREG(info.st_mode):
-            scan.file_ids.add(_identity(info))
+            scan.originals.add(path, _identity(info))
             if is_supported_image(path):
                 scan.photos.append(path)
             else:
-                scan.skip(path, _unsupported_reason(path))
+                scan.skip(path, unsupported_format_reason(path))
         else:
             scan.skip(path, "not a regular file (a device, pipe or socket)")
 
@@ -98,13 +99,6 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return entry.is_dir()
     except OSError:
         return False
-
-
-def _unsupported_reason(path: Path) -> str:
-    formats = ", ".join(sorted(set(SUPPORTED_SUFFIXES.values())))
-    if not path.suffix:
-        return f"no file extension: not a supported photo format ({formats})"
-    return f"'{path.suffix}' is not a supported photo format ({formats})"
 
 
 def _unreachable_reason(path: Path, exc: OSError) -> str:

@@ -299,9 +299,10 @@ def _settings_text(restorer, quality: float, fidelity: float | None, strength: f
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from app.fileutil import Originals
     from app.photo_io import load_photo, save_photo
 
-    if args.output.exists() and args.output.resolve() == args.input.resolve():
+    if Originals([args.input]).include(args.output):  # device and inode: also through links and second mounts
         raise StudioError("OUT is the input file; originals are never overwritten. Choose another name.")
     photo = load_photo(args.input)
     whole = WholePhotoSettings(args.upscale, args.background)
@@ -416,9 +417,10 @@ def _print_batch_report(report) -> int:
     """Per-file problems on stderr, the summary on stdout; EXIT_ERROR when the report could not be written."""
     from app.batch import EXISTS, FAILED, OTHER_SETTINGS, REPORT_NAME, SKIPPED
 
+    shown_as = {FAILED: "failed", SKIPPED: "skipped", EXISTS: "not replaced"}  # the report's status, in words
     for item in report.items:
-        if item.status in (FAILED, SKIPPED, EXISTS):
-            print(_printable(f"skipped {item.source}: {item.message}"), file=sys.stderr)
+        if item.status in shown_as:
+            print(_printable(f"{shown_as[item.status]} {item.source}: {item.message}"), file=sys.stderr)
         elif item.status == OTHER_SETTINGS:
             print(_printable(f"kept {item.output}: {item.message}"), file=sys.stderr)
     kept = report.counts()[OTHER_SETTINGS]
@@ -504,11 +506,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from app.training.config import load_config
 
     config_path = args.config or install_root() / "configs" / f"train_{args.stage}.toml"
+    # Paths given on the command line are relative to the current folder (those in the config to the project's).
+    run_dir = str(Path(args.run_dir).absolute()) if args.run_dir else None
     overrides = {
         "iterations": args.iterations,
-        "init_weights": args.init_weights,
-        "run_dir": args.run_dir,
-        "output_weights": str(Path(args.run_dir) / "weights.pt") if args.run_dir else None,
+        "init_weights": str(Path(args.init_weights).absolute()) if args.init_weights else None,
+        "run_dir": run_dir,
+        "output_weights": str(Path(run_dir) / "weights.pt") if run_dir else None,
     }
     cfg = load_config(config_path, overrides)
     if cfg.stage != args.stage:

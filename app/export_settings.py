@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.errors import ImageSaveError, StudioError, printable
-from app.fileutil import same_file
+from app.fileutil import Originals
 from app.photo_io import SUPPORTED_SUFFIXES, Photo, save_photo
 
 SAME = "same"
@@ -128,10 +128,10 @@ def output_format(source: Path, settings: ExportSettings) -> str:
 
 def output_path(source: str | os.PathLike, settings: ExportSettings, relative: str | os.PathLike | None = None) -> Path:
     """Where the export of `source` goes (see `name_output`); raises ImageSaveError when that would be the
-    original itself (also through a link)."""
+    original itself (also through a link or a second mount)."""
     source = Path(source)
     target = name_output(source, settings, relative)
-    if target == source or same_file(target, source):
+    if target == source or Originals([source]).include(target):
         raise ImageSaveError(
             f"Exporting '{printable(source.name)}' as '{printable(str(target))}' would replace the "
             "original; originals are never overwritten. Add a name suffix, choose another "

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -24,18 +26,52 @@ _OWN_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}(\.[^.]+)?") 
 
 
 @contextlib.contextmanager
-def atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl+C (SIGINT) until the block has ended, then deliver it as it would have been: for steps that
+    must not be cut in two (creating a temporary file and taking note of its name). Only the main thread receives
+    signals; elsewhere, or where Python does not own the handler, the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed from outside Python: cannot be restored
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _temp_file(folder: Path, suffix: str = "") -> Iterator[tuple[int, str]]:
+    """A new temporary file in `folder` (its open descriptor and name), removed when the block ends unless it was
+    renamed away meanwhile. Ctrl+C cannot fall between its creation and the point from which it is removed."""
+    name = None
+    try:
+        with interrupts_deferred():
+            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
+        yield fd, name
+    finally:
+        if name is not None:
+            with interrupts_deferred(), contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+
+
+@contextlib.contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds. Nothing is left
+    behind when it does not, whatever stops it (an error, Ctrl+C)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _temp_file(path.parent, path.suffix) as (fd, tmp_name):
+        os.close(fd)
         yield Path(tmp_name)
         os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -58,6 +94,36 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+class Originals:
+    """Files that are never written: the inputs of a restore, a save or a batch. One check for every writer.
+
+    A target is an original when it is one by device and inode (through a symbolic or hard link, a bind mount,
+    another spelling), or when it names the same entry of the same folder, compared by the folder's device and
+    inode: writing a file replaces that entry, even where nothing is there now."""
+
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
+        self.files: set[tuple[int, int]] = set()
+        self.entries: set[tuple[tuple[int, int], str]] = set()
+        for path in paths:
+            self.add(Path(path))
+
+    def add(self, path: Path, identity: tuple[int, int] | None = None) -> None:
+        """Protect `path` (`identity`: its device and inode, when already known)."""
+        identity = identity or file_identity(path)
+        if identity is not None:
+            self.files.add(identity)
+        folder = file_identity(path.parent)
+        if folder is not None:
+            self.entries.add((folder, path.name))
+
+    def include(self, target: Path) -> bool:
+        """Whether writing `target` would write one of these files."""
+        if file_identity(target) in self.files:
+            return True
+        folder = file_identity(target.parent)
+        return folder is not None and (folder, target.name) in self.entries
+
+
 def same_file(first: Path, second: Path) -> bool:
     """Whether two paths are the same file or folder (device and inode), whatever links or mounts lie between."""
     try:
@@ -69,14 +135,12 @@ def same_file(first: Path, second: Path) -> bool:
 def check_writable(folder: Path, probe_bytes: int = 64 * 1024) -> None:
     """Create, fill, flush and remove a probe file in `folder`; raise OSError if any step fails
     (read-only medium, no permission, full disk)."""
-    fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
-    try:
-        os.write(fd, b"\0" * probe_bytes)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):  # a run cleaning its leftovers may have taken it
-            os.unlink(probe)
+    with _temp_file(folder) as (fd, _probe):  # a run cleaning its leftovers may take it meanwhile: no matter
+        try:
+            os.write(fd, b"\0" * probe_bytes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def remove_stale_temp_files(folder: Path, skip_folders: AbstractSet[tuple[int, int]] = frozenset()) -> list[Path]:

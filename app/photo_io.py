@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field, replace
@@ -25,8 +26,11 @@ import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from app.errors import ImageLoadError, ImageSaveError, printable
-from app.fileutil import atomic_target
+from app.fileutil import Originals, atomic_target
 
+# The one list of photo formats every entry point reads and writes (window, restore, score, batch, training data):
+# file name extension → the Pillow format its content must be. Only these decoders ever see a file, never one
+# that hands the file to another program (EPS/PS/PDF go to Ghostscript).
 SUPPORTED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 DEFAULT_MAX_PIXELS = 150_000_000  # ~150 MP: larger files get a clear "too large" message
 _EXIF_ORIENTATION = 0x0112
@@ -64,7 +68,7 @@ JPEG_MAX_EXIF_BYTES = 65533  # one APP1 marker segment; Pillow refuses more
 WEBP_QUALITY = 95
 # Formats whose extra frames are an animation or pages the user sees; an MPO's extra images are the camera's
 # previews (or a stereo pair's second eye), not content that is lost.
-_MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
+_MULTI_FRAME_FORMATS = {"PNG", "WEBP", "TIFF"}
 
 
 def to_rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -115,28 +119,41 @@ def is_supported_image(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def unsupported_format_reason(path: Path) -> str:
+    """Why `path` is not opened as a photo, judged by its extension ('' when its extension is supported)."""
+    if is_supported_image(path):
+        return ""
+    formats = ", ".join(sorted(set(SUPPORTED_SUFFIXES.values())))
+    if not path.suffix:
+        return f"no file extension: not a supported photo format ({formats})"
+    return f"'{printable(path.suffix)}' is not a supported photo format ({formats})"
+
+
 def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Read an image file; raise ImageLoadError with a readable reason on any problem."""
+    """Read an image file; raise ImageLoadError with a readable reason on any problem.
+
+    Only the formats of SUPPORTED_SUFFIXES are read, and only the one the file's extension names: a file whose
+    content is another format (say PostScript named .jpg, which Pillow would hand to Ghostscript) is refused."""
     path = Path(path)
     name = printable(path.name)
     try:
         if not path.is_file():
             raise ImageLoadError(f"'{name}' does not exist or is not a file.")
+        reason = unsupported_format_reason(path)
+        if reason:
+            raise ImageLoadError(f"'{name}' cannot be opened: {reason}.")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"'{name}' is empty (0 bytes).")
-        with Image.open(path) as image:
+        with Image.open(path, formats=[SUPPORTED_SUFFIXES[path.suffix.lower()]]) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageLoadError(
-                    f"'{name}' is {width}×{height} ({width * height / 1e6:.0f} MP), larger than the "
-                    f"{max_pixels / 1e6:.0f} MP this app handles. Downscale it first."
-                )
+                raise ImageLoadError(_too_large(name, max_pixels, (width, height)))
             image.load()
             return _photo_from_pil(image, path)
     except ImageLoadError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"'{name}' is too large to open safely ({exc}).") from exc
+    except Image.DecompressionBombError as exc:  # larger than Pillow's own limit, which lies above ours
+        raise ImageLoadError(_too_large(name, max_pixels, pixels=_bomb_pixels(exc))) from exc
     except PermissionError as exc:
         raise ImageLoadError(f"'{name}' cannot be read: permission denied. Check the file's permissions.") from exc
     except UnidentifiedImageError as exc:
@@ -146,7 +163,7 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 f"colour) or layout is not supported, or it is damaged. Save it as an 8- or "
                 f"16-bit TIFF or PNG."
             ) from exc
-        raise ImageLoadError(f"'{name}' is not an image this app can read (unknown or corrupt format).") from exc
+        raise ImageLoadError(_not_readable(path, name)) from exc
     except OSError as exc:
         if exc.errno is not None:  # the file system failed, not the decoder (which raises OSErrors without errno)
             raise ImageLoadError(f"'{name}' could not be read: {exc.strerror or exc}.") from exc
@@ -155,10 +172,52 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageLoadError(f"'{name}' is corrupt or truncated and cannot be read ({exc}).") from exc
 
 
+def _too_large(name: str, max_pixels: int, size: tuple[int, int] | None = None, pixels: int | None = None) -> str:
+    if size is not None:
+        shown = f"{size[0]}×{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)"
+    else:
+        shown = f"{pixels / 1e6:.0f} MP" if pixels is not None else "too large"
+    return f"'{name}' is {shown}, larger than the {max_pixels / 1e6:.0f} MP this app handles. Downscale it first."
+
+
+def _bomb_pixels(exc: Image.DecompressionBombError) -> int | None:
+    """The pixel count Pillow's refusal names ('Image size (3600000000 pixels) exceeds …'), if it does."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _not_readable(path: Path, name: str) -> str:
+    """The message for a file its extension's decoder cannot read: another supported format under the wrong
+    extension is named (never decoded: only the supported decoders look at it), else unknown or corrupt."""
+    expected = SUPPORTED_SUFFIXES[path.suffix.lower()]
+    try:
+        with Image.open(path, formats=sorted(set(SUPPORTED_SUFFIXES.values()))) as image:
+            actual = image.format
+    except (OSError, ValueError, SyntaxError, struct.error, zlib.error):
+        actual = None
+    if actual is not None and actual != expected and actual in SUPPORTED_SUFFIXES.values():
+        extensions = " or ".join(suffix for suffix, fmt in SUPPORTED_SUFFIXES.items() if fmt == actual)
+        return (
+            f"'{name}' is named as {expected} but holds a {actual} image; it is not opened under the wrong "
+            f"extension. Rename it to {extensions}."
+        )
+    return f"'{name}' is not an image this app can read (unknown or corrupt format, or not a {expected} file)."
+
+
+def _orientation(exif: Image.Exif, notes: list[str]) -> int:
+    """The EXIF orientation (1-8); a tag that is not one of those numbers is ignored (with a note), not an error."""
+    value = exif.get(_EXIF_ORIENTATION, 1)
+    if isinstance(value, int) and 1 <= value <= 8:
+        return value
+    if value not in (0, None, b"", ""):
+        notes.append(f"The EXIF orientation {printable(repr(value))[:40]} is not valid; it was ignored.")
+    return 1
+
+
 def _photo_from_pil(image: Image.Image, path: Path) -> Photo:
     exif = image.getexif()
-    orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
     notes: list[str] = []
+    orientation = _orientation(exif, notes)
     warnings: list[str] = []
     icc = _valid_icc_profile(image.info.get("icc_profile") or None, warnings)
     fmt = image.format
@@ -320,9 +379,10 @@ def save_photo(
             f"Cannot save as '{printable(path.suffix or path.name)}': use one of "
             f"{', '.join(sorted(set(SUPPORTED_SUFFIXES)))}."
         )
-    if photo.source_path is not None and path.exists() and path.resolve() == Path(photo.source_path).resolve():
+    if photo.source_path is not None and Originals([Path(photo.source_path)]).include(path):
         raise ImageSaveError(
-            f"Refusing to overwrite the original photo '{printable(path.name)}'. Choose another file name."
+            f"Refusing to overwrite the original photo '{printable(path.name)}' (it is the same file, also "
+            "through a link or a second mount). Choose another file name."
         )
     if path.exists() and not overwrite:
         raise ImageSaveError(f"'{printable(str(path))}' already exists; not overwriting it.")

@@ -14,9 +14,10 @@ or 4×), its background cleaned by Real-ESRGAN when asked (tile by tile: progres
 tiles), and the faces are pasted onto it at that scale, with it as the paste's fine-detail source. The default
 settings output the photo as it is, as before.
 
-Memory does not grow with the number of faces: they go through the restorer FACE_CHUNK at a time, and
-the per-photo work is kept for the first CACHED_FACES faces only (the rest are re-encoded on each
-slider move, which is slower but bounded).
+Memory does not grow with the number of faces: they go through the restorer FACE_CHUNK at a time, each
+chunk's tensors are let go before the next one, and the per-photo work is kept for the first CACHED_FACES
+faces only (the rest are re-encoded on each slider move: encoding is about a sixth of what a slider move
+costs per face); `restore`, which restores once, keeps none. `scripts/benchmark.py --memory` measures it.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ from app.upscaling.background import BackgroundEnhancer, WholePhotoSettings, res
 from app.upscaling.tiles import TileProgress
 
 DEFAULT_QUALITY = 0.9
-FACE_CHUNK = 8  # faces that go through the restorer together
-CACHED_FACES = 64  # faces whose restorer input and per-photo work are kept between slider moves
+FACE_CHUNK = 4  # faces that go through the restorer together (per face, a larger batch is no faster on a CPU)
+CACHED_FACES = 8  # faces whose restorer input and per-photo work are kept between slider moves (IQPFR: 3.9 MB each)
 SAME_FACE_OVERLAP = 0.5  # a face added by hand that overlaps a found one this much (IoU) is that face
 DEFAULT_PREVIEW_PIXELS = 8_000_000  # the window's smallest preview: a 2 MP screen shows the photo at 200 %
 StopCheck = Callable[[], bool]
@@ -216,14 +217,18 @@ class FaceRestorer:
         """The fidelity stored with the weights (chosen by measurement), else the model's default; in 0..1."""
         return self.network.default_fidelity
 
-    def prepare(self, photo: Photo) -> PreparedPhoto:
+    def prepare(self, photo: Photo, cached_faces: int | None = None) -> PreparedPhoto:
+        """Detect and align the faces, and do the restorer's per-photo work for the first `cached_faces` of them
+        (default CACHED_FACES; 0 when the photo is restored only once)."""
         rgb = photo.rgb8()
         faces = [
             PreparedFace(face, align_face(rgb, face.landmarks, self.face_size))
             for face in detect_faces(self.detector, rgb)
         ]
+        cached = CACHED_FACES if cached_faces is None else cached_faces
         chunks = [
-            self._chunk(faces, start, min(start + FACE_CHUNK, len(faces))) for start in range(0, len(faces), FACE_CHUNK)
+            self._chunk(faces, start, min(start + FACE_CHUNK, len(faces)), cached)
+            for start in range(0, len(faces), FACE_CHUNK)
         ]
         return PreparedPhoto(photo, faces, chunks)
 
@@ -241,13 +246,13 @@ class FaceRestorer:
                     "tick it in the face strip to restore it."
                 )
         faces = [*prepared.faces, PreparedFace(detection, align_face(rgb, detection.landmarks, self.face_size))]
-        chunk = self._chunk(faces, len(prepared.faces), len(faces))
+        chunk = self._chunk(faces, len(prepared.faces), len(faces), CACHED_FACES)
         return PreparedPhoto(prepared.photo, faces, [*prepared.chunks, chunk], prepared.previews)
 
-    def _chunk(self, faces: list[PreparedFace], start: int, stop: int) -> PreparedChunk:
-        """Faces start..stop-1 as a chunk, with the restorer's work on them when `start` is below CACHED_FACES."""
+    def _chunk(self, faces: list[PreparedFace], start: int, stop: int, cached_faces: int) -> PreparedChunk:
+        """Faces start..stop-1 as a chunk, with the restorer's work on them when `start` is below `cached_faces`."""
         chunk = PreparedChunk(start, stop)
-        if start < CACHED_FACES:
+        if start < cached_faces:
             chunk.inputs, chunk.encoded = self._encode(faces[start:stop])
             chunk.cached = True
         return chunk
@@ -277,23 +282,36 @@ class FaceRestorer:
             strength = None
         restored_faces: list[np.ndarray] = []
         common_indices, hq_indices = [], []
-        with torch.no_grad():
-            for chunk in prepared.chunks:
-                if should_stop is not None and should_stop():
-                    raise Stopped
-                inputs, encoded = (
-                    (chunk.inputs, chunk.encoded)
-                    if chunk.inputs is not None  # (= chunk.cached)
-                    else self._encode(prepared.faces[chunk.start : chunk.stop])
-                )
-                result = self.network.restore(encoded, inputs, quality, fidelity, hq_weight)
-                image = result.image
-                if strength is not None:
-                    image = inputs + strength * (image - inputs)
-                restored_faces += self.descriptor.to_images(image)
-                common_indices.append(result.common_indices)
-                hq_indices.append(result.hq_indices)
+        for chunk in prepared.chunks:
+            if should_stop is not None and should_stop():
+                raise Stopped
+            faces, common, hq = self._restore_chunk(prepared, chunk, quality, fidelity, hq_weight, strength)
+            restored_faces += faces
+            common_indices.append(common)
+            hq_indices.append(hq)
         return RestoredFaces(restored_faces, quality, fidelity, _joined(common_indices), _joined(hq_indices), strength)
+
+    @torch.no_grad()
+    def _restore_chunk(
+        self,
+        prepared: PreparedPhoto,
+        chunk: PreparedChunk,
+        quality: float,
+        fidelity: float,
+        hq_weight: float | None,
+        strength: float | None,
+    ) -> tuple[list[np.ndarray], torch.Tensor | None, torch.Tensor | None]:
+        """One chunk's faces restored (uint8 images) and their code indices; its tensors go when it returns."""
+        inputs, encoded = (
+            (chunk.inputs, chunk.encoded)
+            if chunk.inputs is not None  # (= chunk.cached)
+            else self._encode(prepared.faces[chunk.start : chunk.stop])
+        )
+        result = self.network.restore(encoded, inputs, quality, fidelity, hq_weight)
+        image = result.image
+        if strength is not None:
+            image = inputs + strength * (image - inputs)
+        return self.descriptor.to_images(image), result.common_indices, result.hq_indices
 
     def restore_prepared(
         self,
@@ -324,7 +342,9 @@ class FaceRestorer:
         progress: TileProgress | None = None,
         should_stop: StopCheck | None = None,
     ) -> RestoredPhoto:
-        prepared = self.prepare(photo)
+        """The photo restored once (nothing is kept for slider moves: each chunk is encoded as it is restored),
+        at the scale and with the background `whole` asks for."""
+        prepared = self.prepare(photo, cached_faces=0)
         return self.restore_prepared(
             prepared, quality, fidelity, hq_weight, strength, whole=whole, progress=progress, should_stop=should_stop
         )

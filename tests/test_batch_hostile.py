@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -131,7 +132,8 @@ def test_any_error_in_one_photo_is_reported_and_the_batch_goes_on(tmp_path, monk
         for name in ("a.png", "b.png", "c.png")
     )
     assert messages["d.png"].startswith("Not enough memory to restore this photo")
-    assert "skipped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"failed {folder / 'd.png'}: Not enough memory" in err and "skipped" not in err  # as the report says
     assert main(["batch", str(folder), str(out), "--no-progress"]) == EXIT_OK  # re-run: retried, no crash
 
 
@@ -434,3 +436,46 @@ def test_what_the_output_loses_is_in_the_report(tmp_path, monkeypatch):
     assert main(["batch", str(source), str(out)]) == EXIT_OK
     [item] = _report(out)["items"]
     assert item["status"] == "restored" and "First frame only: 'animated.png' has 2 frames" in item["message"]
+
+
+# ------------------------------------------------------------------ 12. file names that are not UTF-8 (issue 17)
+
+
+def _texts(value):
+    """Every string in a JSON value."""
+    if isinstance(value, dict):
+        for key, entry in value.items():
+            yield key
+            yield from _texts(entry)
+    elif isinstance(value, list):
+        for entry in value:
+            yield from _texts(entry)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_a_name_that_is_not_utf8_is_stored_exactly_and_shown_readably(tmp_path, monkeypatch):
+    import urllib.parse
+
+    from app.batch import recorded_path
+
+    _use_fake_restorer(monkeypatch)
+    folder, out = tmp_path / "in", tmp_path / "out"
+    photo = _photo(Path(os.fsdecode(os.fsencode(folder) + b"/sub\xff/caf\xe9.png")))
+    (folder / "notes-\xe9.txt".encode("latin-1").decode("utf-8", "surrogateescape")).write_text("x")
+    assert main(["batch", str(folder), str(out), "--no-progress"]) == EXIT_OK
+    text = (out / REPORT_NAME).read_text(encoding="utf-8")
+    report = json.loads(text)
+    for value in _texts(report):  # every text is real Unicode: any JSON reader gets it as it is
+        value.encode("utf-8")
+    [item] = report["items"]
+    assert item["source"] == f"{folder}/sub\\xff/caf\\xe9.png"  # readable
+    assert urllib.parse.unquote_to_bytes(item["source_bytes"]) == os.fsencode(photo)  # exact
+    assert recorded_path(item, "source") == str(photo)
+    output = Path(recorded_path(item, "output"))
+    assert output == out / photo.relative_to(folder) and output.is_file()
+    [left_out] = report["not_processed"]
+    assert os.path.exists(recorded_path(left_out, "path")) and left_out["path"].endswith("notes-\\xe9.txt")
+
+    assert main(["batch", str(folder), str(out), "--no-progress"]) == EXIT_OK  # read back: resumed, not redone
+    assert [item["status"] for item in _report(out)["items"]] == ["already_done"]

@@ -205,6 +205,8 @@ def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_fol
     ]
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "corrupt" in err
+    assert f"failed {photo_folder / 'broken.jpg'}: " in err  # the terminal says what the report says
+    assert f"skipped {photo_folder / 'broken.jpg'}" not in err
 
     first_mtime = (out / "blake.jpg").stat().st_mtime_ns
     assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK

@@ -89,3 +89,22 @@ def test_progress_bar_shows_file_names_safely(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "a\\x1b[2Jb.png" in err and "\x1b[2J" not in err
+
+
+def test_relative_training_paths_on_the_command_line_are_the_current_folders(tmp_path, monkeypatch):
+    """`--init-weights w.pt` means ./w.pt, not the project folder's w.pt (paths inside a config stay the
+    project's); `--run-dir` likewise."""
+    from app.paths import install_root
+
+    started = []
+    monkeypatch.setattr("app.training.stages.run_stage", lambda cfg, *args: started.append(cfg) or tmp_path / "w.pt")
+    monkeypatch.chdir(tmp_path)
+    config = install_root() / "configs" / "train_quality.toml"
+    assert main(["train", "quality", "--config", str(config), "--init-weights", "w.pt", "--run-dir", "run"]) == EXIT_OK
+    [cfg] = started
+    assert cfg.resolve(cfg.init_weights) == tmp_path / "w.pt"
+    assert (
+        cfg.resolve(cfg.run_dir) == tmp_path / "run"
+        and cfg.resolve(cfg.output_weights) == tmp_path / "run" / "weights.pt"
+    )
+    assert cfg.resolve("runs/cache") == install_root() / "runs" / "cache"  # a config's own paths: the project's

@@ -211,3 +211,71 @@ def test_cropped_face_inputs_are_detected(mtcnn):
     folder = shared(TEST_DATA / "gfpgan-inputs" / "cropped_faces")
     found = [len(detect_faces(mtcnn, load_photo(p).rgb8())) for p in sorted(folder.glob("*.png"))]
     assert found and all(n >= 1 for n in found)
+
+
+# ------------------------------------------------------------------ memory bounded in faces and face size (issue 17)
+
+
+def _detailed_face(scale, seed=3):
+    """A photo with texture at every scale and a face of `scale` × 128 px on it (restored face: noise too)."""
+    import cv2
+
+    photo, aligned = _synthetic_face(scale)
+    rng = np.random.default_rng(seed)
+    side = photo.shape[0]
+    coarse = cv2.resize(rng.integers(0, 256, (side // 16, side // 16, 3), dtype=np.uint8), (side, side))
+    photo = np.clip(coarse.astype(np.int16) + rng.integers(-40, 40, photo.shape), 0, 255).astype(np.uint8)
+    face = cv2.GaussianBlur(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), (0, 0), 1.0)
+    return photo, face, aligned
+
+
+def test_a_large_face_is_pasted_in_windows_with_the_same_result(monkeypatch):
+    """A face whose region is larger than PASTE_WINDOW goes in windows; the result is what pasting the whole
+    region at once gives (up to float rounding), and outside the mask nothing changes."""
+    from app.faces import paste
+
+    photo, face, aligned = _detailed_face(10.0)
+    region_side = face_scale(aligned.inverse) * 128 * 1.2
+    assert region_side > paste.PASTE_WINDOW  # several windows
+    windowed = paste_face(photo.copy(), face, aligned.inverse, original=photo)
+    monkeypatch.setattr(paste, "PASTE_WINDOW", 1_000_000)  # one window: the whole region at once
+    whole = paste_face(photo.copy(), face, aligned.inverse, original=photo)
+    difference = np.abs(windowed.astype(int) - whole.astype(int))
+    assert difference.max() <= 1 and difference.mean() < 0.05  # the shrunk blur grids start elsewhere
+    mask = face_mask(aligned.affine, 128, photo.shape[:2])
+    assert np.array_equal(windowed[mask == 0], photo[mask == 0])
+
+
+@pytest.mark.slow
+def test_pasting_a_huge_face_does_not_take_memory_in_proportion_to_its_size():
+    """A 2,600 px face: its region is ~14 MP, which took ~1.7 GB of float arrays at once; windows bound it."""
+    import tracemalloc
+
+    photo, face, aligned = _detailed_face(20.0)
+    pixels = photo.copy()
+    tracemalloc.start()
+    try:
+        paste_face(pixels, face, aligned.inverse, original=photo)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 400e6, f"{peak / 1e6:.0f} MB"
+    assert not np.array_equal(pixels, photo)  # the face was pasted
+
+
+def test_mtcnn_scores_candidate_boxes_in_small_batches(mtcnn):
+    """A photo of 36 faces gives MTCNN over a thousand candidate boxes; the library scored 512 at once (about
+    250 MB of activations in its third network, growing with the faces up to that). At most 64 at once (about
+    30 MB), with the same faces found."""
+    tile = load_photo(shared(TEST_DATA / "codeformer-inputs" / "whole_imgs" / "04.jpg")).pixels
+    photo = np.tile(tile, (6, 6, 1))
+    networks = [mtcnn._mtcnn.rnet, mtcnn._mtcnn.onet]
+    sizes = []
+    hooks = [network.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0]))) for network in networks]
+    try:
+        faces = detect_faces(mtcnn, photo)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert len(faces) == 36
+    assert sum(sizes) > 1000 and max(sizes) <= 64, (sum(sizes), max(sizes))

@@ -3,6 +3,7 @@ offscreen. Batch runs use the fast fake restorer; settings live in a temporary f
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,6 +117,23 @@ def test_batch_dialog_without_subfolders_in_another_format_fills_the_table(qtbot
         ("sub/b.png", "Restored (1 face)"),
     ]
     assert "the batch resumes" in batch_dialog.log.toPlainText()
+
+
+def test_batch_dialog_shows_a_name_that_is_not_utf8_readably_and_a_failure_as_failed(qtbot, batch_dialog, tmp_path):
+    """Qt drops a name's non-UTF-8 bytes ('caf\\xe9.png' showed as 'caf.png'); the log said 'Skipped' for a photo
+    that failed (issue 17)."""
+    import os
+
+    _photo(Path(os.fsdecode(os.fsencode(tmp_path / "in") + b"/caf\xe9.png")))
+    _run(qtbot, batch_dialog)
+    assert [row[:2] for row in _rows(batch_dialog)] == [
+        ("a.png", "Restored (1 face)"),
+        ("broken.jpg", "Failed"),
+        ("caf\\xe9.png", "Restored (1 face)"),
+        ("sub/b.png", "Restored (1 face)"),
+    ]
+    log = batch_dialog.log.toPlainText()
+    assert "Failed broken.jpg: " in log and "Skipped broken.jpg" not in log
 
 
 def test_batch_dialog_asks_before_redoing_what_other_settings_made(qtbot, batch_dialog, tmp_path, monkeypatch):

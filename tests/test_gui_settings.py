@@ -15,7 +15,7 @@ from PySide6.QtCore import QMimeData, QSize, Qt, QUrl
 from PySide6.QtGui import QAction, QGuiApplication, QImage
 
 from app import __version__
-from app.gui.help_dialogs import TRAINING_DATA, library_licences, shortcut_rows
+from app.gui.help_dialogs import TRAINING_DATA, about_html, library_licences, shortcut_rows
 from app.gui.main_window import EMPTY_STATE, MainWindow
 from app.gui.settings_store import MAX_RECENT_FILES, OPEN_FOLDER, SettingsStore, open_settings
 from app.gui.worker import SharedRestorer
@@ -290,6 +290,13 @@ def test_about_shows_the_version_and_the_licences(qtbot, restorer):
         assert f"{row.name}{row.version}{row.licence}" in text.replace("\n", "").replace("\t", "")
     dialog.close()
     close_window(qtbot, win)
+
+
+def test_about_names_the_identity_measure_and_its_licences():
+    text = about_html()
+    assert "Identity measure" in text
+    assert "face-api 1.7.15 (npm @vladmandic/face-api): its face recogniser and 68-point landmark networks: MIT" in text
+    assert "public domain (CC0 1.0)" in text
 
 
 def test_the_data_licences_in_about_are_those_of_the_model_card():

@@ -13,7 +13,7 @@ import os
 import pytest
 from PIL import Image
 
-from app.batch import REPORT_NAME
+from app.batch import REPORT_NAME, recorded_path
 from app.cli import main
 from app.gui.main_window import MainWindow
 from app.gui.worker import SharedRestorer
@@ -31,7 +31,10 @@ def hostile_folder(tmp_path, face_photo_rgb):
 
 
 def _listed(report: dict) -> set[str]:
-    return {item["source"] for item in report["items"]} | {item["path"] for item in report["not_processed"]}
+    """Every path the report names, exactly (a name that is not UTF-8 through its `…_bytes` field)."""
+    return {recorded_path(item, "source") for item in report["items"]} | {
+        recorded_path(item, "path") for item in report["not_processed"]
+    }
 
 
 def test_the_hostile_set_runs_through_batch_to_the_end(hostile_folder, tmp_path, restorer, monkeypatch, capsys):

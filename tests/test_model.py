@@ -134,9 +134,47 @@ def test_a_weights_file_carrying_code_is_refused_without_running_it(tmp_path, lo
     load = {"load_checkpoint": load_checkpoint, "load_network_file": load_network_file}[loader]
     path = tmp_path / "w.pt"
     torch.save({"format": "iqpfr-studio-weights", "config": CodeInPickle()}, path)
-    with pytest.raises(CheckpointError, match="truncated or not a model file"):
+    with pytest.raises(CheckpointError, match="holds Python objects besides weights; they were not loaded") as error:
         load(path)
     assert not CodeInPickle.ran
+    assert_clean_sentence(str(error.value))
+
+
+def assert_clean_sentence(message: str) -> None:
+    """A refusal in the app's own words: one line ending in a full stop, none of PyTorch's text or escapes."""
+    assert message.endswith(".") and "\n" not in message and "\x1b" not in message, message
+    for torch_text in ("Weights only load failed", "Error(s) in loading", "PytorchStreamReader", "miniz"):
+        assert torch_text not in message, message
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("truncated", "truncated or not a model file: it ends early or its archive is damaged"),
+        ("text", "truncated or not a model file: it is neither PyTorch weights nor a safetensors file"),
+        ("missing weight", "does not match the IQPFR architecture: 1 weight missing"),
+        ("other shape", "does not match the IQPFR architecture: 1 weight of another shape"),
+    ],
+)
+def test_weights_refusals_are_clean_sentences(tmp_path, tiny_model, damage, expected):
+    good = save_checkpoint(tiny_model, tmp_path / "good.pt", trained=True)
+    path = tmp_path / "w.pt"
+    if damage == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif damage == "text":
+        path.write_text("hello")
+    else:
+        payload = torch.load(good, weights_only=True)
+        name = next(iter(payload["state_dict"]))
+        if damage == "missing weight":
+            del payload["state_dict"][name]
+        else:
+            payload["state_dict"][name] = torch.zeros(3, 1, 7)
+        torch.save(payload, path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    assert expected in str(error.value)
+    assert_clean_sentence(str(error.value))
 
 
 def test_iqpfr_weights_given_as_a_model_file_are_read_once(tmp_path, tiny_model, monkeypatch):

@@ -306,7 +306,7 @@ def test_float_rgb_tiff_is_refused_with_its_reason(tmp_path):
         load_photo(source)
 
 
-@pytest.mark.parametrize("name", ["anim.gif", "anim.webp", "anim.png", "pages.tif"])
+@pytest.mark.parametrize("name", ["anim.webp", "anim.png", "pages.tif"])  # GIF is not a supported format
 def test_animations_and_multi_page_files_say_first_frame_only(tmp_path, name):
     frames = [Image.fromarray(np.full((40, 60, 3), value, np.uint8)) for value in (30, 120, 210)]
     frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], lossless=True)
@@ -350,3 +350,101 @@ def test_messages_never_carry_raw_control_characters_from_file_names(tmp_path):
         load_photo(bad)
     message = str(caught.value)
     assert "\x1b" not in message and "evil\\x1b[2J\\x1b[31m.jpg" in message
+
+
+# ------------------------------------------------------------------ issue 17: small holes
+
+
+def _exif_with_text_orientation(text: bytes) -> bytes:
+    """EXIF whose orientation tag is ASCII text (Pillow writes the tag only as a number), and a camera make."""
+    import struct
+
+    make = b"TestCam\x00"
+    entries = struct.pack("<HHI4s", ORIENTATION, 2, len(text) + 1, text + b"\x00")  # type 2: ASCII
+    entries += struct.pack("<HHII", 0x010F, 2, len(make), 8 + 2 + 2 * 12 + 4)  # the make, after the IFD
+    return b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 2) + entries + struct.pack("<I", 0) + make
+
+
+@pytest.mark.parametrize("value", ["abc", 0, 9])
+def test_a_bad_exif_orientation_is_ignored_and_the_photo_kept(tmp_path, value):
+    if isinstance(value, str):
+        exif_bytes = _exif_with_text_orientation(value.encode())
+    else:
+        exif = Image.Exif()
+        exif[ORIENTATION] = value
+        exif[0x010F] = "TestCam"
+        exif_bytes = exif.tobytes()
+    source = tmp_path / "odd-orientation.jpg"
+    Image.fromarray(_gradient(40, 60)).save(source, exif=exif_bytes, quality=100)
+    with Image.open(source) as image:
+        assert image.getexif()[ORIENTATION] == value  # the file says what the test means
+    photo = load_photo(source)
+    assert photo.pixels.shape == (40, 60, 3)  # as stored: no rotation
+    if value != 0:  # 0 is a common "unset"; the others are said
+        assert any("EXIF orientation" in note and "ignored" in note for note in photo.notes), photo.notes
+    kept = Image.Exif()
+    kept.load(photo.exif)
+    assert kept[ORIENTATION] == 1 and kept[0x010F] == "TestCam"
+
+
+def test_too_large_quotes_the_apps_limit_not_pillows(tmp_path):
+    """Above Pillow's own limit (178,956,970 pixels) Pillow refuses at opening; the message is still the app's."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    source = tmp_path / "huge-dimensions.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")))
+    with pytest.raises(ImageLoadError) as error:
+        load_photo(source)
+    message = str(error.value)
+    assert message == "'huge-dimensions.png' is 3600 MP, larger than the 150 MP this app handles. Downscale it first."
+    assert "178" not in message and "decompression bomb" not in message.lower()
+
+
+def test_ctrl_c_just_after_the_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """SIGINT arriving the moment the temporary file exists (before its name is known to the code that removes
+    it) is held back until the removal is certain, then delivered: nothing is left behind."""
+    import signal
+    import tempfile
+
+    from app import fileutil
+
+    make_temp = tempfile.mkstemp
+
+    def mkstemp_then_ctrl_c(*args, **kwargs):
+        made = make_temp(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # Python raises KeyboardInterrupt at its next step, here
+        return made
+
+    handler = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_ctrl_c)
+    Image.fromarray(_gradient()).save(tmp_path / "in.png")
+    photo = load_photo(tmp_path / "in.png")
+    with pytest.raises(KeyboardInterrupt):
+        save_photo(photo, tmp_path / "out" / "out.png")
+    with pytest.raises(KeyboardInterrupt):
+        fileutil.write_text_atomically(tmp_path / "out" / "report.json", "{}")
+    with pytest.raises(KeyboardInterrupt):
+        fileutil.check_writable(tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler is back
+
+
+def test_an_interrupt_between_creating_and_renaming_leaves_nothing(tmp_path, monkeypatch):
+    """Any BaseException between the temporary file's creation and its rename removes it."""
+    from app import fileutil
+
+    closing = fileutil.os.close
+
+    def close_then_interrupt(fd):
+        closing(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fileutil.os, "close", close_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), fileutil.atomic_target(tmp_path / "out.png"):
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -195,7 +195,7 @@ def test_only_the_first_faces_keep_their_encoding_between_slider_moves(restorer,
 
     count = 19
     many, photo, seen = _spied_restorer(restorer, monkeypatch, count)
-    reference = many.restore(photo, 0.9)  # all 19 cached (CACHED_FACES is larger)
+    reference = many.restore(photo, 0.9)  # restored once: each chunk encoded as it is restored
 
     monkeypatch.setattr(pipeline, "CACHED_FACES", 8)
     prepared = many.prepare(photo)
@@ -207,6 +207,46 @@ def test_only_the_first_faces_keep_their_encoding_between_slider_moves(restorer,
         moved = many.restore_prepared(prepared, 0.9)
         _assert_same_faces(moved.restored_faces, reference.restored_faces)
     assert sum(seen["encode"]) == 2 * (count - cached) and max(seen["encode"]) <= pipeline.FACE_CHUNK
+
+
+def test_restoring_once_keeps_one_chunk_of_faces_at_a_time(restorer, monkeypatch):
+    """`restore` (batch, `iqpfr restore`) encodes each chunk just before restoring it and keeps no encoding:
+    memory holds one chunk's tensors, whatever the number of faces."""
+    from app import pipeline
+
+    count = 19
+    many, photo, _ = _spied_restorer(restorer, monkeypatch, count)
+    order = []
+    encode, restore = many.network.encode, many.network.restore
+    monkeypatch.setattr(many.network, "encode", lambda faces: order.append("encode") or encode(faces))
+    monkeypatch.setattr(
+        many.network, "restore", lambda *args, **kwargs: order.append("restore") or restore(*args, **kwargs)
+    )
+    result = many.restore(photo, 0.9)
+    chunks = -(-count // pipeline.FACE_CHUNK)
+    assert order == ["encode", "restore"] * chunks and len(result.restored_faces) == count
+    prepared = many.prepare(photo, cached_faces=0)
+    assert not any(chunk.cached or chunk.inputs is not None or chunk.encoded is not None for chunk in prepared.chunks)
+
+
+def _cached_bytes(prepared) -> int:
+    """Bytes of the tensors a prepared photo keeps for slider moves."""
+    total = 0
+    for chunk in prepared.chunks:
+        tensors = [chunk.inputs, chunk.encoded.features, *chunk.encoded.skips.values()] if chunk.cached else []
+        total += sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    return total
+
+
+def test_what_the_window_keeps_between_slider_moves_stops_growing_after_a_few_faces(restorer, monkeypatch):
+    """The cache of encoder work (3.9 MB a face with the default model) is kept for CACHED_FACES faces; a photo
+    with more faces keeps no more (it kept 64 faces, a quarter of a gigabyte)."""
+    from app import pipeline
+
+    few, few_photo, _ = _spied_restorer(restorer, monkeypatch, pipeline.CACHED_FACES)
+    many, many_photo, _ = _spied_restorer(restorer, monkeypatch, 19)
+    few_cache = _cached_bytes(few.prepare(few_photo))
+    assert few_cache > 0 and _cached_bytes(many.prepare(many_photo)) == few_cache
 
 
 @pytest.mark.parametrize("height, width", [(1, 1), (11, 11), (100_000, 3), (3, 100_000), (20, 400)])

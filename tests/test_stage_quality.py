@@ -77,3 +77,31 @@ def test_each_single_distortion_costs_and_grain_is_among_them():
             assert residual.std() > 1.5 and abs(residual.mean()) < 1.0
     assert all(len(scores) > 0 for scores in by_kind.values())
     assert all(max(scores) < 0.995 for scores in by_kind.values())
+
+
+@pytest.mark.parametrize("contents", ["code", "text", "other network"])
+def test_an_unusable_reward_file_is_a_clean_refusal(tmp_path, contents):
+    """A reward.pt carrying code (a pickle), or one that is not a reward, is refused in the app's words, nothing
+    in it run (it was: 'unexpected error (UnpicklingError …)')."""
+    import torch
+
+    from app.errors import TrainingSetupError
+    from app.training.reward import load_reward
+    from conftest import CodeInPickle
+
+    path = tmp_path / "run" / "reward.pt"
+    path.parent.mkdir()
+    if contents == "code":
+        torch.save({"state_dict": CodeInPickle(), "stats": {}}, path)
+    elif contents == "text":
+        path.write_text("not a reward")
+    else:
+        torch.save({"state_dict": {"conv.weight": torch.zeros(1)}, "stats": {}}, path)
+    with pytest.raises(TrainingSetupError) as error:
+        load_reward(path, torch.device("cpu"))
+    message = str(error.value)
+    assert message.startswith(f"Cannot use the quality reward {path}: ") and message.endswith(
+        "Move it away and the run fits a new reward."
+    )
+    assert "Weights only load failed" not in message and "\n" not in message
+    assert not CodeInPickle.ran

@@ -19,6 +19,9 @@ from app.errors import CheckpointError, PhotoTooSmallError
 
 MAX_DETECTION_SIDE = 1600  # larger photos are downscaled for detection only
 MIN_FACE_SIZE = 24  # px in the original photo; smaller faces are ignored
+# Candidate boxes MTCNN's second and third networks take at once. facenet-pytorch takes 512, whose activations
+# (about 250 MB in the third network) a photo reaches with a few dozen faces, so memory grew with the faces.
+MTCNN_CANDIDATE_BATCH = 32
 
 RETINAFACE_WEIGHTS = {
     "retinaface": WeightSource(
@@ -59,12 +62,25 @@ class FaceDetector(Protocol):
         """Detect on an 8-bit RGB array at its own scale."""
 
 
+def _candidates_in_small_batches(candidates: torch.Tensor, network: torch.nn.Module) -> tuple[torch.Tensor, ...]:
+    """facenet-pytorch's `fixed_batch_process` (the same outputs: each candidate is scored on its own) with
+    MTCNN_CANDIDATE_BATCH candidates at a time."""
+    outputs = [
+        network(candidates[start : start + MTCNN_CANDIDATE_BATCH])
+        for start in range(0, len(candidates), MTCNN_CANDIDATE_BATCH)
+    ]
+    return tuple(torch.cat(parts, dim=0) for parts in zip(*outputs, strict=True))
+
+
 class MTCNNDetector:
     name = "mtcnn"
 
     def __init__(self, device: str | torch.device = "cpu", threshold: float = 0.9) -> None:
         from facenet_pytorch import MTCNN
+        from facenet_pytorch.models.utils import detect_face
 
+        # The library looks this helper up on each detection; ours bounds its memory (see MTCNN_CANDIDATE_BATCH).
+        detect_face.fixed_batch_process = _candidates_in_small_batches
         self.threshold = threshold
         self._mtcnn = MTCNN(keep_all=True, device=torch.device(device), min_face_size=20)
 

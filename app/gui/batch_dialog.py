@@ -56,7 +56,7 @@ from app.batch import (
     run_batch,
     run_files,
 )
-from app.errors import StudioError, failure_message
+from app.errors import StudioError, failure_message, printable
 from app.export_settings import DEFAULT_SUFFIX, ExportSettings
 from app.gui.export_dialog import (
     BATCH_INPUT_FOLDER,
@@ -462,9 +462,9 @@ class BatchDialog(QDialog):
             shown = path.relative_to(self._input_dir).as_posix()
         row = self.table.rowCount()
         self.table.insertRow(row)
-        for column, text in enumerate((shown, status, reason)):
+        for column, text in enumerate((printable(shown), status, reason)):  # a name's non-UTF-8 bytes as \xNN
             cell = QTableWidgetItem(text)
-            cell.setToolTip(str(path) if column == 0 else text)
+            cell.setToolTip(printable(str(path)) if column == 0 else text)
             self.table.setItem(row, column, cell)
         self.table.scrollToBottom()
 
@@ -491,7 +491,7 @@ class BatchDialog(QDialog):
         if report is not None:
             for item in report.items:
                 if item.status == FAILED:
-                    self.log.appendPlainText(f"Skipped {Path(item.source).name}: {item.message}")
+                    self.log.appendPlainText(f"Failed {printable(Path(item.source).name)}: {item.message}")
             for left_out in report.not_processed:
                 self._add_row(Path(left_out.path), NOT_PROCESSED_TEXT, left_out.reason)
             self.log.appendPlainText(report.summary())

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
+from app.faces.face_api_convert import LICENCES as IDENTITY_LICENCES
 from app.restorers.catalogue import CATALOGUE
 from app.upscaling.weights import LICENCE as UPSCALER_LICENCE
 
@@ -124,6 +125,9 @@ def about_html(model_in_use: str = "") -> str:
     for entry in CATALOGUE:
         commercial = "" if entry.commercial_use else " — not for commercial use"
         parts.append(f"<li>{esc(entry.description.split(',')[0])}: {esc(entry.licence)}{commercial}</li>")
+    parts.append("</ul><h3>Identity measure (training and evaluation only; it does not restore)</h3><ul>")
+    for what, licence in IDENTITY_LICENCES:
+        parts.append(f"<li>{esc(what)}: {esc(licence)}</li>")
     parts.append(
         "</ul><h3>Background upscaler (Enhance background)</h3>"
         f"<p>{esc(UPSCALER_LICENCE)}. Its files come with the app's installation; nothing is downloaded.</p>"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from app.errors import CheckpointError
+from app.errors import CheckpointError, printable
 from app.fileutil import atomic_target
 from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
@@ -79,7 +80,7 @@ def read_weights(path: str | os.PathLike) -> dict:
         else:
             contents = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncation, foreign formats and unpickling refusals arrive as many types
-        raise CheckpointError(f"'{path.name}' is truncated or not a model file ({short_reason(exc)}).") from exc
+        raise CheckpointError(f"'{printable(path.name)}' {unreadable_reason(exc)}") from exc
     if not isinstance(contents, dict):
         raise CheckpointError(f"'{path.name}' holds no model weights.")
     return contents
@@ -106,7 +107,7 @@ def load_checkpoint(
         model = IQPFR(cfg)
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture ({short_reason(exc)}).") from exc
+        raise CheckpointError(f"'{path.name}' does not match the IQPFR architecture: {mismatch_reason(exc)}.") from exc
     metadata = dict(payload.get("metadata", {}))
     try:
         model.decoder.spike_repair = SpikeRepair.from_metadata(metadata)
@@ -116,7 +117,38 @@ def load_checkpoint(
     return model, ModelInfo(str(path), bool(payload.get("trained", False)), metadata)
 
 
-def short_reason(exc: Exception, limit: int = 160) -> str:
-    """The first line of an exception's message (or its type), for a one-line error message."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:limit]
+def unreadable_reason(exc: BaseException) -> str:
+    """The end of the sentence "'FILE' …" for a weights file `torch.load` or safetensors refused (never the
+    libraries' own long text)."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in text or "add_safe_globals" in text):  # objects
+        return (
+            "holds Python objects besides weights; they were not loaded, because loading them could run code. "
+            "Use a file that holds only weights (tensors and plain values)."
+        )
+    if isinstance(exc, (EOFError, RuntimeError)) and not isinstance(exc, NotImplementedError):
+        return "is truncated or not a model file: it ends early or its archive is damaged."
+    return "is truncated or not a model file: it is neither PyTorch weights nor a safetensors file."
+
+
+def mismatch_reason(exc: BaseException) -> str:
+    """Why weights do not fit an architecture, as a clause ('2 weights missing, 1 of another shape'): PyTorch's
+    listing of every key is summed up, never quoted."""
+    if isinstance(exc, KeyError):
+        return f"it has no '{printable(str(exc.args[0]) if exc.args else '')[:80]}'"
+    text = str(exc)
+    counts = []
+    for label, pattern in (
+        ("missing", "Missing key(s) in state_dict:"),
+        ("not expected", "Unexpected key(s) in state_dict:"),
+    ):
+        line = next((line for line in text.splitlines() if pattern in line), None)
+        if line is not None:
+            number = line.count('"') // 2
+            counts.append(f"{number} weight{'s' if number != 1 else ''} {label}")
+    shapes = text.count("size mismatch for ")
+    if shapes:
+        counts.append(f"{shapes} weight{'s' if shapes != 1 else ''} of another shape")
+    if counts:
+        return ", ".join(counts)
+    return "its weights have other names or shapes than the architecture's"

@@ -20,7 +20,7 @@ import torch
 
 from app.errors import CheckpointError
 from app.model import ModelInfo
-from app.model.checkpoint import read_weights, short_reason
+from app.model.checkpoint import mismatch_reason, read_weights
 from app.restorers.descriptor import RestorerDescriptor, Slider
 from app.restorers.network import FaceNetwork, NetworkOutput
 
@@ -138,7 +138,7 @@ def load_plugin(
         loaded = support.architecture.load(state)
     except (KeyError, RuntimeError, ValueError, TypeError, AssertionError) as exc:
         raise CheckpointError(
-            f"'{path.name}' looks like {architecture} but does not match it ({short_reason(exc)})."
+            f"'{path.name}' looks like {architecture} but does not match it: {mismatch_reason(exc)}."
         ) from exc
     info = PluginInfo(str(path), trained=True, architecture=architecture)
     return PluginFaceNetwork(loaded.model, architecture, info).to(torch.device(device))

@@ -20,8 +20,10 @@ from skimage.metrics import structural_similarity
 from torch import nn
 from torch.nn import functional as F
 
+from app.errors import CheckpointError, TrainingSetupError
 from app.image_tensors import image_to_tensor
 from app.metrics import luminance
+from app.model.checkpoint import mismatch_reason, read_weights
 from app.training.degradation import DegradationConfig, degrade
 
 REWARD_ITERATIONS = 2000  # fitting steps (batch 32); 600 left the reward blind to pixel grain
@@ -137,7 +139,19 @@ def save_reward(net: QualityRewardNet, stats: dict, path: Path) -> None:
 
 
 def load_reward(path: Path, device: torch.device) -> tuple[QualityRewardNet, dict]:
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    net = QualityRewardNet()
-    net.load_state_dict(payload["state_dict"])
-    return net.to(device).eval(), payload["stats"]
+    """The reward a run fitted earlier (its reward.pt). One that cannot be used is a TrainingSetupError saying
+    why and what to do (nothing in the file is executed)."""
+    advice = "Move it away and the run fits a new reward."
+    try:
+        payload = read_weights(path)
+        net = QualityRewardNet()
+        net.load_state_dict(payload["state_dict"])
+        stats = dict(payload["stats"])
+    except CheckpointError as exc:
+        raise TrainingSetupError(f"Cannot use the quality reward {path}: {exc} {advice}") from exc
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise TrainingSetupError(
+            f"Cannot use the quality reward {path}: it does not fit the reward network ({mismatch_reason(exc)}). "
+            f"{advice}"
+        ) from exc
+    return net.to(device).eval(), stats
