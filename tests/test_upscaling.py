@@ -6,6 +6,7 @@ where it costs seconds)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 
 import numpy as np
@@ -274,3 +275,23 @@ def test_the_pipeline_pastes_faces_at_the_output_scale(restorer, blake_photo_pat
     face_2x = whole.photo.pixels[2 * y0 : 2 * y1, 2 * x0 : 2 * x1]
     shrunk = np.asarray(Image.fromarray(face_2x).resize((x1 - x0, y1 - y0), Image.Resampling.BOX), float)
     assert np.abs(shrunk - face_1x).mean() < 12
+
+
+def test_a_whole_photo_output_never_reaches_the_original(tmp_path, tiny_upscaler, restorer):
+    """The photo made at the output scale keeps its source, so every save (CLI, window, batch) meets the same
+    originals check (device and inode): a second name of the input is refused and the input is unchanged."""
+    from app.cli import EXIT_ERROR, main
+    from app.errors import ImageSaveError
+    from app.photo_io import load_photo, save_photo
+
+    source = _photo_with_metadata(tmp_path / "wall.png")
+    before = source.read_bytes()
+    second_name = tmp_path / "second-name.png"
+    os.link(source, second_name)
+    base = restorer.output_photo(load_photo(source), WholePhotoSettings(2, "realesrgan"))
+    assert base is not None and base.pixels.shape[:2] == (96, 128)
+    with pytest.raises(ImageSaveError, match="Refusing to overwrite the original"):
+        save_photo(base, second_name, overwrite=True)
+    argv = ["restore", str(source), str(second_name), "--upscale", "2", "--background", "realesrgan", "--overwrite"]
+    assert main(argv) == EXIT_ERROR
+    assert source.read_bytes() == before

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from app.errors import CheckpointError
-from app.model.checkpoint import short_reason
+from app.model.checkpoint import mismatch_reason
 from app.upscaling.weights import REALESRGAN_X4PLUS, NcnnModel, converted_weights, find_source_files
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def build_rrdbnet(state: dict[str, torch.Tensor]) -> torch.nn.Module:
     try:
         descriptor = spandrel.ModelLoader().load_from_state_dict(state)
     except Exception as exc:  # spandrel raises several types for a state dict it cannot place
-        raise CheckpointError(f"The converted upscaler does not load as ESRGAN ({short_reason(exc)}).") from exc
+        raise CheckpointError(f"The converted upscaler does not load as ESRGAN: {mismatch_reason(exc)}.") from exc
     if descriptor.architecture.id != "ESRGAN":
         raise CheckpointError(f"The converted upscaler loads as {descriptor.architecture.id}, not ESRGAN.")
     return descriptor.model.eval()
