@@ -3,11 +3,12 @@ CPU and float16 on a CUDA GPU, is what the app runs. ncnn's own CPU runtime on t
 reference the conversion is checked against (tests/test_upscaling_real.py) and timed beside it
 (`scripts/benchmark.py --upscaler`).
 
-Why not ncnn on the CPU, although it computes the same numbers (at most 3e-6 apart): measured on this 2-core CPU it
-was 1.3–1.5× faster per network pixel, but held about three times PyTorch's memory per tile (a 192-px window
-peaked 1.75 GB above the loaded model, PyTorch's 224-px window 0.6 GB), and its pool allocator kept what each
-differently sized tile needed, so the process grew over a photo (3.1 GB for a 0.13 MP photo, 5.2 GB for a 0.7 MP
-one). With tiles sized for the same memory the speed gain shrinks to about 1.15×, not worth a second runtime.
+Why not ncnn on the CPU, although it computes the same numbers (at most 6.5e-6 apart on real photos): measured on
+this 2-core CPU it was 1.3–1.5× faster per network pixel, but held about three times PyTorch's memory per tile (a
+192-px window peaked 1.75 GB above the loaded model, PyTorch's 224-px window 0.6 GB), and its pool allocator kept
+what each differently sized tile needed, so the process grew over a photo (3.1 GB for a 0.13 MP photo, 5.2 GB for a
+0.7 MP one). With tiles sized for the same memory the speed gain shrinks to about 1.15×, not worth a second
+runtime.
 
 A runtime takes an H×W×3 float32 RGB tile in 0..1 and gives the 4H×4W×3 float32 result (not clipped).
 """
