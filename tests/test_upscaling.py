@@ -261,22 +261,26 @@ def test_cli_restore_upscales_the_whole_photo_keeping_alpha_and_exif(tmp_path, t
     assert np.abs(alpha[5] - np.linspace(0, 255, 128)).max() < 6  # resized plainly, not through the network
 
 
+@pytest.mark.slow
 def test_the_pipeline_pastes_faces_at_the_output_scale(restorer, blake_photo_path, tiny_upscaler):
     from app.photo_io import load_photo
 
     photo = load_photo(blake_photo_path)
     prepared = restorer.prepare(photo)
     assert prepared.faces
+    enhanced = restorer.restore_prepared(prepared, whole=WholePhotoSettings(2, "realesrgan"))
+    assert enhanced.photo.pixels.shape == (photo.height * 2, photo.width * 2, 3)
+    assert enhanced.photo.exif == photo.exif and enhanced.photo.icc_profile == photo.icc_profile
+    # The face at 2× matches the face pasted at 1×, shrunk (same place, same restoration). Over a bicubic
+    # background, so that only the paste can differ; measured: 4.5 levels on average, 29 when the scale is 3 % off,
+    # 11.6 when the face is pasted at its 1× place into the 2× photo.
     plain = restorer.restore_prepared(prepared)
-    whole = restorer.restore_prepared(prepared, whole=WholePhotoSettings(2, "realesrgan"))
-    assert whole.photo.pixels.shape == (photo.height * 2, photo.width * 2, 3)
-    assert whole.photo.exif == photo.exif and whole.photo.icc_profile == photo.icc_profile
-    # the face at 2× matches the face pasted at 1×, shrunk (same place, same restoration)
+    larger = restorer.restore_prepared(prepared, whole=WholePhotoSettings(2))
     x0, y0, x1, y1 = (int(v) for v in prepared.faces[0].detection.box)
     face_1x = plain.photo.pixels[y0:y1, x0:x1].astype(float)
-    face_2x = whole.photo.pixels[2 * y0 : 2 * y1, 2 * x0 : 2 * x1]
+    face_2x = larger.photo.pixels[2 * y0 : 2 * y1, 2 * x0 : 2 * x1]
     shrunk = np.asarray(Image.fromarray(face_2x).resize((x1 - x0, y1 - y0), Image.Resampling.BOX), float)
-    assert np.abs(shrunk - face_1x).mean() < 12
+    assert np.abs(shrunk - face_1x).mean() < 8
 
 
 def test_a_whole_photo_output_never_reaches_the_original(tmp_path, tiny_upscaler, restorer):
