@@ -57,5 +57,5 @@ def test_given_outputs_must_be_the_old_photos_at_twice_their_size(tmp_path, rest
     old, restored = tmp_path / "old", tmp_path / "restored"
     _old_photo(old)
     _old_photo(restored, size=(120, 100))  # 1×, not 2×
-    with pytest.raises(StudioError, match="is not a 2× output of 'old.png'"):
+    with pytest.raises(StudioError, match=r"is not a 2× output of 'old\.png'"):
         evaluate_photos(restorer, old, size=128, restored_dir=restored, max_photos=1, progress=lambda _: None)

@@ -11,19 +11,9 @@ from PIL import Image
 from PySide6.QtWidgets import QDialog, QPushButton
 
 from app.gui.export_dialog import ExportDialog
-from app.gui.main_window import MainWindow
 from app.gui.settings_store import SettingsStore
-from app.gui.worker import SharedRestorer
 from app.upscaling.background import WholePhotoSettings
-from test_gui import WAIT_MS, close_window
-
-
-def _window(qtbot, restorer):
-    win = MainWindow(SharedRestorer(lambda: restorer))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
-    return win
+from test_gui import WAIT_MS, close_window, open_window
 
 
 def _save_as_png(monkeypatch, folder):
@@ -42,7 +32,7 @@ def test_enhance_and_upscale_give_a_live_preview_and_a_full_size_save(
 ):
     source = tmp_path / "portrait.jpg"
     shutil.copy(blake_photo_path, source)
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     controls = win.controls
     assert controls.upscale_combo.currentData() == 1 and not controls.enhance_check.isChecked()  # the default
     assert "Real-ESRGAN" in controls.enhance_check.toolTip()
@@ -75,7 +65,7 @@ def test_enhance_and_upscale_give_a_live_preview_and_a_full_size_save(
     dialog.close()
     close_window(qtbot, win)
 
-    again = _window(qtbot, restorer)  # remembered between runs
+    again = open_window(qtbot, restorer)  # remembered between runs
     assert again.whole_photo == WholePhotoSettings(2, "realesrgan")
     close_window(qtbot, again)
 
@@ -83,7 +73,7 @@ def test_enhance_and_upscale_give_a_live_preview_and_a_full_size_save(
 def test_cancel_stops_a_full_size_save_between_tiles_and_writes_nothing(
     qtbot, restorer, tmp_path, blake_photo_path, monkeypatch, tiny_upscaler
 ):
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     win.controls.set_whole_photo(WholePhotoSettings(1, "realesrgan"))
     win.add_photos([blake_photo_path])
     qtbot.waitUntil(lambda: "full size" in win.controls.estimate_label.text(), timeout=WAIT_MS)  # preview made
@@ -111,7 +101,7 @@ def test_cancel_stops_a_full_size_save_between_tiles_and_writes_nothing(
 def test_a_photo_without_faces_is_saved_whole_when_the_whole_photo_changes(qtbot, restorer, tmp_path, monkeypatch):
     wall = tmp_path / "wall.png"
     Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(wall)
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     win.controls.set_whole_photo(WholePhotoSettings(4))
     win.add_photos([wall])
     qtbot.waitUntil(lambda: win.last_restored is not None, timeout=WAIT_MS)
