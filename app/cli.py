@@ -14,6 +14,7 @@ from app.logging_setup import install_exception_hooks, setup_logging
 from app.pipeline import DEFAULT_QUALITY
 from app.restorer_options import MODEL_HELP, restorer_options
 from app.training.config import STAGE_NAMES
+from app.upscaling.background import BACKGROUNDS, NO_BACKGROUND, SCALES, WholePhotoSettings
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -125,6 +126,21 @@ def _add_restore_settings(parser: argparse.ArgumentParser) -> None:
         help="GFPGAN and RestoreFormer, 0..1: blend of the restored face with the original "
         "(0 = the original, 1 = fully restored; default 1)",
     )
+    parser.add_argument(
+        "--upscale",
+        type=int,
+        choices=SCALES,
+        default=1,
+        help="output size: 1, 2 or 4 times the photo's (default %(default)s); faces are pasted at that scale",
+    )
+    parser.add_argument(
+        "--background",
+        choices=BACKGROUNDS,
+        default=NO_BACKGROUND,
+        help="realesrgan: clean the whole photo (grain, blur, JPEG blocks) with Real-ESRGAN x4plus, also at "
+        "--upscale 1 (slow on a CPU: minutes per megapixel); none (default): only the faces are restored, a "
+        "larger output is a bicubic resize",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
 
 
@@ -208,6 +224,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--device", default="auto")
 
+    photos = commands.add_parser(
+        "evaluate-photos",
+        help="whole-photo figures at 2×: bicubic input, classical baseline and the app's whole-photo path",
+        parents=[restorer_options()],
+    )
+    photos.add_argument(
+        "--old-photos",
+        type=Path,
+        help="folder of real old photos, scored without reference (default: "
+        "../shared/data/test/bopbtl-test_images/old when present)",
+    )
+    photos.add_argument("--no-old-photos", action="store_true", help="only the synthetic pairs")
+    photos.add_argument(
+        "--restored",
+        type=Path,
+        help="the app's 2× outputs of the old photos (NAME.png, e.g. from `iqpfr batch --upscale 2 --background "
+        "realesrgan --format png`), instead of making them again",
+    )
+    photos.add_argument("--size", type=int, default=384, help="clean photos are cropped to this side (default 384)")
+    photos.add_argument("--max-photos", type=int, help="at most this many photos per set (quick checks)")
+    photos.add_argument(
+        "--out", type=Path, default=Path("runs/evaluation/photos.json"), help="JSON results (default %(default)s)"
+    )
+    photos.add_argument(
+        "--contact-sheet",
+        type=Path,
+        default=Path("runs/evaluation/photos_contact_sheet.png"),
+        help="PNG of crops of every output side by side (default %(default)s)",
+    )
+
     prepare = commands.add_parser(
         "prepare-faces",
         help="re-align a folder of face chips to the FFHQ template (256 px PNGs + manifest.json, resumable)",
@@ -261,9 +307,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if Originals([args.input]).include(args.output):  # device and inode: also through links and second mounts
         raise StudioError("OUT is the input file; originals are never overwritten. Choose another name.")
     photo = load_photo(args.input)
+    whole = WholePhotoSettings(args.upscale, args.background)
     restorer = _make_restorer(args)
-    restored = restorer.restore(photo, args.quality, args.fidelity, strength=args.strength)
-    if not restored.restored_faces:
+    progress = _ProgressBar("tile", enabled=whole.enhanced)
+    try:
+        restored = restorer.restore(
+            photo,
+            args.quality,
+            args.fidelity,
+            strength=args.strength,
+            whole=whole,
+            progress=lambda done, total: progress(done, total, args.input),
+        )
+    finally:
+        progress.close()
+    if not restored.restored_faces and not whole.changes_photo:
         print(_printable(f"No faces found in '{args.input.name}'; nothing written."), file=sys.stderr)
         return EXIT_NO_FACES
     save_photo(
@@ -277,12 +335,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(_printable(f"note: {note}"), file=sys.stderr)
     for warning in restored.photo.warnings:
         print(_printable(f"warning: {warning}"), file=sys.stderr)
-    print(
-        _printable(
-            f"Restored {len(restored.restored_faces)} face(s) at "
-            f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)} → {args.output}"
-        )
+    faces = (
+        f"Restored {len(restored.restored_faces)} face(s) at "
+        f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)}"
+        if restored.restored_faces
+        else f"No faces found in '{args.input.name}'"
     )
+    whole_text = f"; whole photo {whole.describe()}" if whole.changes_photo else ""
+    print(_printable(f"{faces}{whole_text} → {args.output}"))
     return EXIT_OK
 
 
@@ -304,6 +364,12 @@ class _ProgressBar:
         self.bar.set_postfix_str(_printable(path.name) if done < total else "done")
         self.bar.refresh()
 
+    def tile(self, done: int, total: int) -> None:
+        """Within the current photo: tiles of its background done (shown after its name)."""
+        if self.bar is not None:
+            name = str(self.bar.postfix or "").split(" · tile ")[0]
+            self.bar.set_postfix_str(f"{name} · tile {done}/{total}" if done < total else name)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -314,10 +380,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from app.export_settings import ExportSettings
 
     export = ExportSettings(args.format, args.jpeg_quality, args.suffix, not args.strip_metadata)
+    whole = WholePhotoSettings(args.upscale, args.background)
     restorer = _make_restorer(args)
     progress = _ProgressBar("photo", enabled=not args.no_progress)
 
-    print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}", file=sys.stderr)
+    print(
+        f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}"
+        + (f"; whole photos {whole.describe()}" if whole.changes_photo else ""),
+        file=sys.stderr,
+    )
     try:
         report = run_batch(
             restorer,
@@ -330,6 +401,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             strength=args.strength,
             export=export,
             include_subfolders=not args.no_subfolders,
+            whole=whole,
+            tile_progress=progress.tile,
         )
     except BatchInterrupted as stop:
         progress.close()
@@ -484,6 +557,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate_photos(args: argparse.Namespace) -> int:
+    from app.paths import install_root
+    from app.pipeline import FaceRestorer
+    from app.training.evaluate_photos import evaluate_photos, write_photo_report
+
+    if args.size < 64 or (args.max_photos is not None and args.max_photos < 1):
+        raise StudioError("--size must be at least 64 and --max-photos at least 1.")
+    old_photos = args.old_photos or install_root().parent / "shared/data/test/bopbtl-test_images/old"
+    if args.no_old_photos or (args.old_photos is None and not old_photos.is_dir()):
+        old_photos = None
+    restorer = FaceRestorer.create(args.weights, args.detector, args.device, model=args.model)
+    result = evaluate_photos(
+        restorer, old_photos, args.size, args.restored, args.contact_sheet, max_photos=args.max_photos
+    )
+    print(write_photo_report(result, args.out))
+    print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_prepare_faces(args: argparse.Namespace) -> int:
     from app.training.realign import realign_folder
 
@@ -524,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         "score": cmd_score,
         "train": cmd_train,
         "evaluate": cmd_evaluate,
+        "evaluate-photos": cmd_evaluate_photos,
         "prepare-faces": cmd_prepare_faces,
         "models": cmd_models,
     }[args.command]

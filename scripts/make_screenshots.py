@@ -1,6 +1,7 @@
 """Make the README's screenshots of the real window from a public-domain photo.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
+                                                                                  [--only whole-photo]
 
 The photo is scikit-image's astronaut (Eileen Collins, NASA; public domain), shrunk, blurred and saved as a
 low-quality JPEG so there is something to restore; scikit-image's coffee cup (public domain) is the photo without
@@ -9,7 +10,9 @@ the same start-up as `iqpfr-studio` with the installed default model on the CPU 
 the window's own menu actions), and settings go to a
 temporary folder (the user's own settings are neither read nor changed). Each screenshot is the window (or a
 dialog, or the open Models menu) rendered by Qt: the empty window (first run), side by side (the photo list with
-its thumbnails and each photo's status), the split view, the face zoomed in, the batch dialog, the Models menu.
+its thumbnails and each photo's status), the split view, the face zoomed in, the batch dialog, the Models menu,
+and a whole old photo at 2× with its background enhanced (`old_print_astronaut`: the astronaut at 256 px, aged to
+look like a small old print: sepia, soft, grainy, JPEG; Real-ESRGAN on the CPU takes about a minute for it).
 """
 
 from __future__ import annotations
@@ -51,10 +54,28 @@ def faceless_photo(folder: Path) -> Path:
     return path
 
 
+def old_print_astronaut(folder: Path) -> Path:
+    """The astronaut photo as a small old print: 256 px, sepia, slightly soft, film grain, JPEG quality 40."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    small = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32)
+    grey = small @ np.array([0.299, 0.587, 0.114], np.float32)
+    sepia = np.clip(grey[..., None] * np.array([1.07, 0.94, 0.72], np.float32) + 18.0, 0, 255)
+    soft = cv2.GaussianBlur(sepia, (0, 0), 0.9)
+    grain = np.random.default_rng(11).normal(0, 9, (*soft.shape[:2], 1)).astype(np.float32)
+    path = folder / "old_print.jpg"
+    Image.fromarray(np.clip(np.round(soft + grain), 0, 255).astype(np.uint8)).save(path, quality=40)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the restored photo")
+    parser.add_argument("--only", choices=["whole-photo"], help="make only this screenshot")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="iqpfr-screenshots-"))
@@ -140,6 +161,27 @@ def main() -> int:
         shoot(menu, "models-menu.png")
         menu.close()
 
+    def open_old_print() -> None:
+        from app.upscaling.background import WholePhotoSettings
+
+        trigger("Side by side")
+        window.compare.zoom_fit()
+        window.controls.set_whole_photo(WholePhotoSettings(2, "realesrgan"))
+        window.add_photos([old_print_astronaut(work)])
+
+    def enhanced_at_2x() -> bool:
+        result, prepared = window.last_restored, window.last_prepared
+        return (
+            result is not None
+            and prepared is not None
+            and prepared.path.name == "old_print.jpg"
+            and result.rgb.shape[0] == 2 * prepared.rgb.shape[0]
+            and "full size" in window.controls.estimate_label.text()
+        )
+
+    def whole_photo() -> None:
+        shoot(window, "whole-photo-2x.png")
+
     always: Callable[[], bool] = lambda: True  # noqa: E731 - a step that waits for nothing
     steps: list[tuple[Callable[[], bool], Callable[[], None]]] = [
         (lambda: window.model_ready is not None, empty_window),
@@ -150,6 +192,9 @@ def main() -> int:
         (always, batch_dialog),
         (always, models_menu),
     ]
+    if args.only == "whole-photo":
+        steps = [(lambda: window.model_ready is not None, lambda: None)]
+    steps += [(always, open_old_print), (enhanced_at_2x, whole_photo)]
 
     def advance() -> None:
         if not steps:

@@ -41,7 +41,8 @@ class FakeRestorer:
             self.model_info = fake_model_info(model)
         self.seen: list[str] = []
 
-    def restore(self, photo, quality, fidelity, strength=None):
+    def restore(self, photo, quality, fidelity, strength=None, whole=None, progress=None, should_stop=None):
+        """`whole` is honoured by a plain resize (no network): the output has the asked scale."""
         name = photo.source_path.name
         self.seen.append(name)
         if self.announce:
@@ -49,6 +50,10 @@ class FakeRestorer:
         time.sleep(self.delay_s)
         if name in self.errors:
             raise self.errors[name]
+        if whole is not None and whole.changes_photo:
+            from app.upscaling.background import resize_plain  # here: run as a script, app is on the path only now
+
+            photo = photo.with_pixels(resize_plain(photo.pixels, whole.upscale))
         if name in self.no_faces:
             return SimpleNamespace(photo=photo, restored_faces=[])
         return SimpleNamespace(photo=photo.with_pixels(255 - photo.pixels), restored_faces=[object()])

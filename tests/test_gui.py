@@ -26,6 +26,15 @@ def close_window(qtbot, win):
     )
 
 
+def open_window(qtbot, restorer):
+    """A shown main window whose model is ready (closed by the test: `close_window`)."""
+    win = MainWindow(SharedRestorer(lambda: restorer))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
+    return win
+
+
 @pytest.fixture
 def window(qtbot, restorer):
     win = MainWindow(SharedRestorer(lambda: restorer))

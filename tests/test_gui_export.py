@@ -16,10 +16,9 @@ from app.batch import REPORT_NAME
 from app.export_settings import ExportSettings
 from app.gui.batch_dialog import BatchDialog, TimeLeft, format_time_left
 from app.gui.export_dialog import ExportDialog, ExportSettingsWidget
-from app.gui.main_window import MainWindow
 from app.gui.worker import SharedRestorer
 from batch_fakes import FakeRestorer
-from test_gui import WAIT_MS, close_window
+from test_gui import WAIT_MS, close_window, open_window
 
 
 def _photo(path, value=90):
@@ -205,14 +204,6 @@ def test_batch_folders_and_format_are_remembered_for_the_next_dialog(qtbot, batc
 # ------------------------------------------------------------------ in the window: Save result, Export all, drop
 
 
-def _window(qtbot, restorer):
-    win = MainWindow(SharedRestorer(lambda: restorer))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
-    return win
-
-
 def _open(qtbot, win, path):
     win.add_photos([path])
     qtbot.waitUntil(lambda: win.last_restored is not None and win.last_prepared.path == path, timeout=WAIT_MS)
@@ -225,7 +216,7 @@ def test_save_result_uses_the_export_settings_and_the_folder_is_remembered_by_th
     shutil.copy(blake_photo_path, source)
     folder = tmp_path / "exports"
     folder.mkdir()
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     _open(qtbot, win, source)
     assert win.suggested_output_path() == tmp_path / "portrait_restored.jpg"
 
@@ -251,7 +242,7 @@ def test_save_result_uses_the_export_settings_and_the_folder_is_remembered_by_th
     assert saved.stat().st_mtime_ns == made
     close_window(qtbot, win)
 
-    again = _window(qtbot, restorer)  # the window re-created, as after a restart
+    again = open_window(qtbot, restorer)  # the window re-created, as after a restart
     shown = []
     monkeypatch.setattr(
         ExportDialog,
@@ -272,7 +263,7 @@ def test_export_all_open_photos_restores_each_and_saves_it_with_the_export_setti
     face.parent.mkdir()
     shutil.copy(blake_photo_path, face)
     wall = _photo(tmp_path / "y" / "b.png")
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     assert win.export_all_photos() is None and "No photos are open" in win.banner.text()
     win.add_photos([face, wall])
     win.slider.setValue(7)  # quality 0.70: the quality slider has one step per quality bin
@@ -303,7 +294,7 @@ def test_export_all_open_photos_restores_each_and_saves_it_with_the_export_setti
 def test_a_folder_dropped_on_the_window_offers_a_batch_of_it(qtbot, restorer, tmp_path):
     folder = tmp_path / "dropped"
     _photo(folder / "a.png")
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
     win.dropEvent(

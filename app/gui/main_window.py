@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.errors import StudioError
 from app.export_settings import ExportSettings, export_photo, name_output, output_path
-from app.gui.batch_dialog import BatchDialog
+from app.gui.background_worker import BackgroundWorker, PreviewBackgroundReady, SaveRequest
+from app.gui.batch_dialog import BatchDialog, format_time_left
 from app.gui.compare_view import CompareView
 from app.gui.controls_panel import ControlsPanel
 from app.gui.export_dialog import SAVE_SETTINGS_KEY, ExportDialog, remember_export_settings, remembered_export_settings
@@ -41,6 +43,7 @@ from app.pipeline import DEFAULT_PREVIEW_PIXELS
 from app.quality import QualityScore
 from app.restorers.store import IQPFR_NAME
 from app.session import EditingSession, Failure, PhotoPrepared, PhotoRestored
+from app.upscaling.background import WholePhotoSettings
 
 SLIDER_DEBOUNCE_MS = 120
 IDLE_THREAD_STOP_MS = 500  # how long closing waits at once for an idle worker thread before waiting without blocking
@@ -70,6 +73,10 @@ class MainWindow(QMainWindow):
     load_model_requested = Signal()
     add_face_requested = Signal(int, object, float, object, object)  # request id, box (preview px), quality,
     #                                                                    fidelity, faces (None: all)
+    preview_background_requested = Signal(int, str, object)  # request id, path, WholePhotoSettings
+    preview_background_set = Signal(object)  # PreviewBackgroundReady, or None: paste into the photo itself
+    save_requested = Signal(object)  # SaveRequest: a full-size save with an enhanced background
+    full_size_saved = Signal(object)  # the file a full-size save with an enhanced background wrote
 
     def __init__(self, restorer: SharedRestorer, make_restorer=None, initial_model: str | None = None) -> None:
         """`make_restorer(model_name)` → FaceRestorer, when given, adds the model picker; it starts on
@@ -116,6 +123,8 @@ class MainWindow(QMainWindow):
         self._debounce.timeout.connect(self._request_restoration)
         self.controls = ControlsPanel()
         self.controls.settings_changed.connect(lambda: self._debounce.start())
+        self.controls.whole_photo_changed.connect(self._on_whole_photo_changed)
+        self._save_progress: QProgressDialog | None = None
         # the panel's widgets, under the names the window and its tests use
         self.slider, self.slider_label = self.controls.quality_slider, self.controls.quality_label
         self.fidelity_slider, self.fidelity_label = self.controls.fidelity_slider, self.controls.fidelity_label
@@ -242,11 +251,21 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.busy.connect(self._on_busy)
         self.worker.model_ready.connect(self._on_model_ready)
+        self.preview_background_set.connect(self.worker.set_preview_background)
         self.worker_thread = start_worker_thread(self.worker, self)
         self.thumbnail_reader = ThumbnailReader()  # the photo list's thumbnails, read on a thread of their own
         self.photo_list.thumbnail_wanted.connect(self.thumbnail_reader.read)
         self.thumbnail_reader.thumbnail_read.connect(self.photo_list.set_thumbnail)
         self.thumbnail_thread = start_worker_thread(self.thumbnail_reader, self)
+        self.background_worker = BackgroundWorker(self.restorer, self.session, preview_pixels_for_screen())
+        self.preview_background_requested.connect(self.background_worker.make_preview)
+        self.save_requested.connect(self.background_worker.save)
+        self.background_worker.preview_ready.connect(self._on_preview_background)
+        self.background_worker.tile_progress.connect(self._on_tile_progress)
+        self.background_worker.saved.connect(self._on_full_size_saved)
+        self.background_worker.save_ended.connect(self._on_save_ended)
+        self.background_worker.failed.connect(self._on_background_failed)
+        self.background_thread = start_worker_thread(self.background_worker, self)
 
     # ------------------------------------------------------------------ photos
     @property
@@ -265,6 +284,11 @@ class MainWindow(QMainWindow):
     def fidelity(self) -> float | None:
         """The fidelity slider's value; None (= the model's default) until the model is known."""
         return self.controls.second_value if self.model_ready is not None else None
+
+    @property
+    def whole_photo(self) -> WholePhotoSettings:
+        """The output scale and background enhancement chosen under the sliders."""
+        return self.controls.whole_photo
 
     def choose_photos(self) -> None:
         store = SettingsStore()
@@ -369,6 +393,48 @@ class MainWindow(QMainWindow):
         self.photo_list.set_status(current, PhotoStatus.OPENING)
         added = self.session.edits(path).added_boxes  # the user's edits of this photo, if it was shown before
         self.open_requested.emit(request_id, str(path), self.quality, self.fidelity, added, self.session.include)
+        self._request_preview_background()
+
+    # ------------------------------------------------------------------ the whole photo
+    def _request_preview_background(self) -> None:
+        """The shown photo's preview background at the chosen output scale (made off the GUI thread); until it
+        comes, the faces are pasted into the photo itself."""
+        request_id = self.session.begin_background()  # older background requests stop between tiles
+        self.preview_background_set.emit(None)
+        whole = self.whole_photo
+        path = self.session.shown_path
+        self.controls.show_estimate("")
+        if path is not None and whole.changes_photo:
+            if whole.enhanced:
+                self.controls.show_estimate("enhancing the preview…")
+            self.preview_background_requested.emit(request_id, str(path), whole)
+
+    def _on_whole_photo_changed(self) -> None:
+        SettingsStore().set_whole_photo(self.whole_photo)
+        self._request_preview_background()
+        self._request_restoration()
+
+    def _on_preview_background(self, result: PreviewBackgroundReady) -> None:
+        if not self.session.background_wanted(result.request_id) or result.path != self.session.shown_path:
+            return  # another photo or other settings since
+        self.preview_background_set.emit(result)
+        self._request_restoration()  # paste the faces into it (no new restoration)
+        if result.full_size_seconds is not None:
+            device = self.model_ready.device if self.model_ready is not None else "this device"
+            estimate = format_time_left(result.full_size_seconds).replace(" left", "")
+            self.controls.show_estimate(f"full size: {estimate} on {device}")
+
+    def _on_tile_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id == 0 and self._save_progress is not None:
+            self._save_progress.setMaximum(total)
+            self._save_progress.setValue(done)
+        elif request_id and self.session.background_wanted(request_id) and done < total:
+            self.controls.show_estimate(f"enhancing the preview: tile {done + 1} of {total}…")
+
+    def _on_background_failed(self, request_id: int, message: str) -> None:
+        if request_id == 0 or self.session.background_wanted(request_id):
+            self.controls.show_estimate("")
+            self.show_error(message)
 
     def remove_photo(self) -> None:
         """Take the current photo off the list (its file is not touched); the next one is shown."""
@@ -456,9 +522,13 @@ class MainWindow(QMainWindow):
             return
         self._set_shown_status(PhotoStatus.RESTORING if faces else PhotoStatus.NO_FACES)
         if not faces:
+            whole = self.whole_photo
+            outcome = "nothing to restore"
+            if whole.changes_photo:
+                outcome = f"only the whole photo is made ({whole.describe()})"
             self.show_error(
-                f"No faces found in {result.path.name}; nothing to restore. If it has a face the "
-                'detector missed, use "Add a missed face…" under the photo and drag a box around it.'
+                f"No faces found in {result.path.name}; {outcome}. If it has a face the detector missed, use "
+                '"Add a missed face…" under the photo and drag a box around it.'
             )
         for note in result.notes:
             self.statusBar().showMessage(note, 8000)
@@ -551,8 +621,10 @@ class MainWindow(QMainWindow):
     def save_result(self, path: str | Path | None = None) -> Path | None:
         """Save the restored photo at full resolution: to `path` (format from its extension), or without one
         where the export dialog's settings say (asking before replacing a file); the settings are remembered."""
-        if self.last_restored is None or self.last_prepared is None or not self.last_restored.face_count:
-            left_out = self.last_restored is not None and self.last_restored.total_faces
+        whole = self.whole_photo
+        restored = self.last_restored
+        if restored is None or self.last_prepared is None or not (restored.face_count or whole.changes_photo):
+            left_out = restored is not None and restored.total_faces
             self.show_error(
                 "Nothing to save: every face is left out; tick a face under the photo to restore it."
                 if left_out
@@ -578,14 +650,46 @@ class MainWindow(QMainWindow):
                 != QMessageBox.StandardButton.Yes
             ):
                 return None
+        if whole.enhanced:  # minutes on a CPU: off the GUI thread, with progress and Cancel
+            self._save_full_size(SaveRequest(restored, whole, Path(path), settings))
+            return None
         try:
-            photo = self.last_restored.full_photo()
+            base = None
+            if whole.changes_photo and restored.prepared is not None:  # a plain resize: quick
+                base = self.restorer.get().output_photo(restored.prepared.photo, whole)
+            photo = restored.full_photo(base)
             saved = export_photo(photo, path, settings, overwrite=Path(path).exists())
         except StudioError as exc:
             self.show_error(str(exc))
             return None
         self.statusBar().showMessage(" ".join([f"Saved {saved}.", *photo.warnings]), 8000)
         return saved
+
+    def _save_full_size(self, request: SaveRequest) -> None:
+        progress = QProgressDialog(
+            f"Enhancing the full-size photo ({request.whole.describe()}) and saving it as {request.target.name}…",
+            "Cancel",
+            0,
+            0,
+            self,
+        )
+        progress.setWindowTitle("Saving")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.canceled.connect(self.background_worker.cancel_save.set)
+        self._save_progress = progress
+        progress.show()
+        self.save_requested.emit(request)
+
+    def _on_full_size_saved(self, saved: Path, warnings: list[str]) -> None:
+        self.statusBar().showMessage(" ".join([f"Saved {saved}.", *warnings]), 8000)
+        self.full_size_saved.emit(saved)
+
+    def _on_save_ended(self) -> None:
+        if self._save_progress is not None:
+            self._save_progress.close()
+            self._save_progress.deleteLater()
+            self._save_progress = None
 
     def open_batch_dialog(self, input_dir: str = "", files: list[Path] | None = None) -> BatchDialog:
         """The batch dialog for a folder, or with `files` for those photos (Export all open photos)."""
@@ -598,6 +702,7 @@ class MainWindow(QMainWindow):
             fidelity=self.fidelity,
             fidelity_enabled=has_fidelity,
             files=files,
+            whole=self.whole_photo,
         )
         texts = second_slider_texts(self.model_ready.descriptor if self.model_ready is not None else None)
         if texts is not None:  # a public model: no quality score; the second setting is its own
@@ -689,6 +794,9 @@ class MainWindow(QMainWindow):
         shown = store.face_boxes_shown()
         self.compare.set_show_boxes(shown)
         self.face_boxes_action.setChecked(shown)
+        whole = store.whole_photo()
+        if whole is not None:
+            self.controls.set_whole_photo(whole)
 
     def _save_settings(self) -> None:
         store = SettingsStore()
@@ -749,10 +857,12 @@ class MainWindow(QMainWindow):
             self.closing = True
             self._save_settings()
             self._stop_model_downloads()
-            self.session.close()
+            self.session.close()  # a background being enhanced stops at its next tile
             self.worker_thread.quit()
             self.thumbnail_thread.quit()  # thumbnails still to read are left
             self.thumbnail_thread.finished.connect(self._close_when_stopped)
+            self.background_thread.quit()
+            self.background_thread.finished.connect(self._close_when_stopped)
             for dialog in self.findChildren(BatchDialog):
                 if dialog.running:
                     dialog.cancel("The app is closing. ")
@@ -762,6 +872,7 @@ class MainWindow(QMainWindow):
             self.worker_thread.finished.connect(self._close_when_stopped)
             self.worker_thread.wait(IDLE_THREAD_STOP_MS)
             self.thumbnail_thread.wait(IDLE_THREAD_STOP_MS)
+            self.background_thread.wait(IDLE_THREAD_STOP_MS)
         if not self._work_stopped():
             event.ignore()
             for part in (self.centralWidget(), self.menuBar(), *self.findChildren(QToolBar)):
@@ -778,13 +889,15 @@ class MainWindow(QMainWindow):
             # destroyed while it runs, so stop them now and wait (each stops at its next step)
             self.closing = True
             self.session.close()
-            for thread in (self.worker_thread, self.thumbnail_thread):
+            for thread in (self.worker_thread, self.thumbnail_thread, self.background_thread):
                 thread.quit()
                 thread.wait()
         return super().event(event)
 
     def _threads_stopped(self) -> bool:
-        return self.worker_thread.isFinished() and self.thumbnail_thread.isFinished()
+        return all(
+            thread.isFinished() for thread in (self.worker_thread, self.thumbnail_thread, self.background_thread)
+        )
 
     def _stop_model_downloads(self) -> None:
         """A download in the model manager stops at its next chunk (its part kept for resuming)."""

@@ -1,6 +1,6 @@
 """What the app remembers between runs, in one place: window geometry and splitters, slider values, the chosen
-model, whether face boxes are shown, whether the first-run note was shown, recent files, the folders last used, and
-small JSON values (export settings).
+model, the output scale and background enhancement, whether face boxes are shown, whether the first-run note was
+shown, recent files, the folders last used, and small JSON values (export settings).
 
 Every read checks what it gets (a hand-edited or stale file never breaks the app: a bad value reads as absent),
 and paths that no longer exist are dropped. All of it goes through `open_settings()`, an INI file in the
@@ -17,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from app import APP_NAME
+from app.errors import StudioError
+from app.upscaling.background import WholePhotoSettings
 
 MAX_RECENT_FILES = 10
 
@@ -29,6 +31,7 @@ _SPLITTER = "window/splitter/{}"
 _QUALITY = "sliders/quality"
 _SECOND_SLIDER = "sliders/second/{}"  # per architecture: fidelity (IQPFR, CodeFormer) or strength (GFPGAN …)
 _MODEL = "restorer/model"
+_WHOLE_PHOTO = "output/whole_photo"  # output scale and background enhancement
 _RECENT = "files/recent"
 _FACE_BOXES = "view/face_boxes"
 _MODELS_NOTE = "intro/public_models_note_shown"
@@ -106,6 +109,17 @@ class SettingsStore:
 
     def set_second_slider(self, architecture: str, value: float) -> None:
         self._settings.setValue(_SECOND_SLIDER.format(architecture), float(value))
+
+    def whole_photo(self) -> WholePhotoSettings | None:
+        """The output scale and background enhancement chosen last time, or None."""
+        value = self.json_value(_WHOLE_PHOTO)
+        try:
+            return WholePhotoSettings(**value) if isinstance(value, dict) else None
+        except (StudioError, TypeError):
+            return None
+
+    def set_whole_photo(self, settings: WholePhotoSettings) -> None:
+        self.set_json_value(_WHOLE_PHOTO, {"upscale": settings.upscale, "background": settings.background})
 
     def model(self) -> str | None:
         """The restorer chosen last time (a name; whether it is still installed is the model picker's to say)."""

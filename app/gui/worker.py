@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -47,6 +48,9 @@ from app.session import (
     faces_within,
     scaled_box,
 )
+
+if TYPE_CHECKING:
+    from app.gui.background_worker import PreviewBackgroundReady
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +142,7 @@ class RestoreWorker(QObject):
         self._current_shown: PhotoPrepared | None = None  # what was sent to the window about `_current`
         self._last: LastRestoration | None = None
         self._announced = -1  # the SharedRestorer generation whose model was announced
+        self._background: PreviewBackgroundReady | None = None  # the preview's background at the output scale
 
     def _model(self) -> FaceRestorer:
         from app.device import describe_device
@@ -179,6 +184,12 @@ class RestoreWorker(QObject):
         """Between steps: stop if the app is closing or the user has opened another photo since."""
         if not self._session.open_wanted(request_id):
             raise Stopped
+
+    @Slot(object)
+    def set_preview_background(self, background: PreviewBackgroundReady | None) -> None:
+        """The background the open photo's faces are pasted into from now on (the photo at the output scale,
+        enhanced, at the preview's size); None: the photo itself. Used only for the photo it was made from."""
+        self._background = background
 
     @Slot(int, str, float, object, object, object)
     def open_photo(
@@ -322,7 +333,11 @@ class RestoreWorker(QObject):
             )
             scores = None  # measured after the picture is sent
         included = None if include is None else frozenset(include)
-        preview = compose(prepared, faces.faces, included, self._preview_pixels)
+        background = self._background
+        if background is not None and background.path == prepared.photo.source_path:
+            preview = compose(prepared, faces.faces, included, background=background.pixels)
+        else:
+            preview = compose(prepared, faces.faces, included, self._preview_pixels)
         if not self._session.settings_wanted(request_id):
             raise Stopped  # superseded or closing
         pasted = [index for index in range(len(faces.faces)) if is_included(index, included)]
