@@ -7,9 +7,10 @@ output folder is checked for writing and locked before any photo is processed, a
 written atomically, also when the run is cancelled or interrupted (Ctrl+C), and every
 REPORT_CHECKPOINT_S while it runs (a killed run leaves a report of what it did).
 
-Each output's record says what it was made with (model, quality, fidelity/strength, format, JPEG quality,
-suffix, metadata). A re-run keeps an existing output made with the same settings ("already done"); one made
-with other settings is replaced only with `overwrite` or when `ask_redo` says so, else it is kept and listed.
+Each output's record says what it was made with (model, quality, fidelity/strength, output scale and background,
+format, JPEG quality, suffix, metadata). A re-run keeps an existing output made with the same settings ("already
+done"); one made with other settings is replaced only with `overwrite` or when `ask_redo` says so, else it is kept
+and listed.
 The report keeps what earlier runs recorded: outputs this run did not touch (`earlier_items`) and one
 summary per run (`runs`).
 """
@@ -43,7 +44,9 @@ from app.fileutil import (
 )
 from app.folder_lock import FolderLock
 from app.photo_io import SUPPORTED_SUFFIXES, load_photo
-from app.pipeline import DEFAULT_QUALITY, DEFAULT_STRENGTH, FaceRestorer, check_fidelity, check_strength
+from app.pipeline import DEFAULT_QUALITY, DEFAULT_STRENGTH, FaceRestorer, Stopped, check_fidelity, check_strength
+from app.upscaling.background import WholePhotoSettings
+from app.upscaling.tiles import TileProgress
 
 REPORT_NAME = "iqpfr-batch-report.json"
 RESTORED, NO_FACES, ALREADY_DONE, FAILED = "restored", "no_faces", "already_done", "failed"
@@ -55,7 +58,10 @@ BATCH_EXPORT = ExportSettings(suffix="")  # a batch writes into its own folder: 
 REPORT_CHECKPOINT_S = 10.0
 # What an output is made with, in the order differences are named; the export part alone for a copied photo.
 _RESTORE_KEYS = ("model", "quality", "fidelity", "strength")
+_WHOLE_PHOTO_KEYS = ("upscale", "background")  # also for a photo without faces: it is upscaled all the same
 _EXPORT_KEYS = ("format", "jpeg_quality", "keep_metadata", "suffix")
+# What outputs recorded before a setting existed were made with.
+_RECORDED_BEFORE = {"upscale": WholePhotoSettings().upscale, "background": WholePhotoSettings().background}
 
 ProgressCallback = Callable[[int, int, Path], None]
 ItemCallback = Callable[["BatchItem"], None]
@@ -78,8 +84,11 @@ class BatchReport:
     output_dir: str
     quality: float
     fidelity: float | None  # the fidelity weight used; None when the model has no fidelity path
-    model: str
+    model: str  # its name (each item's settings name it the same way)
     strength: float | None = None  # blend of restored and original face; None: the model has none
+    model_caveat: str = ""  # what to know about the model's output, said once here (not in every item)
+    upscale: int = 1  # output scale
+    background: str = "none"  # "realesrgan": the whole photo cleaned by Real-ESRGAN
     items: list[BatchItem] = field(default_factory=list)
     cancelled: bool = False
     interrupted: bool = False  # stopped by Ctrl+C (SIGINT): items hold what was done
@@ -191,6 +200,9 @@ class _Job:
     overwrite: bool
     export: ExportSettings  # with the folder outputs go to (None: beside each original)
     scan: InputScan
+    whole: WholePhotoSettings = field(default_factory=WholePhotoSettings)
+    tile_progress: TileProgress | None = None  # each photo's tiles, when its background is enhanced
+    should_cancel: Callable[[], bool] | None = None  # asked between photos, and between tiles
     input_dir: Path | None = None  # a folder batch: outputs keep the tree under it, the report goes to output_dir
     output_dir: Path | None = None
     earlier: dict[str, _EarlierOutput] = field(default_factory=dict)  # by output path relative to output_dir
@@ -200,11 +212,14 @@ class _Job:
 
     def restore_settings(self) -> dict:
         return {
-            "model": self.restorer.model_info.describe(),
+            "model": self.restorer.model_info.name(),
             "quality": self.quality if getattr(self.restorer, "has_quality_score", True) else None,
             "fidelity": self.fidelity,
             "strength": self.strength,
         }
+
+    def whole_photo_settings(self) -> dict:
+        return {"upscale": self.whole.upscale, "background": self.whole.background}
 
     def relative_output(self, target: Path) -> str | None:
         return target.relative_to(self.output_dir).as_posix() if self.output_dir is not None else None
@@ -239,10 +254,14 @@ def run_batch(
     include_subfolders: bool = True,
     on_item: ItemCallback | None = None,
     ask_redo: RedoQuestion | None = None,
+    whole: WholePhotoSettings | None = None,
+    tile_progress: TileProgress | None = None,
 ) -> BatchReport:
     """Restore every photo under `input_dir` into `output_dir` (the same tree), written with `export`
     (default BATCH_EXPORT; its folder is `output_dir`); `fidelity` None = the model's default, `strength`
-    None = fully restored (for models blended by strength). `on_item` gets each photo's result as it is done.
+    None = fully restored (for models blended by strength); `whole`: output scale and background (default: the
+    photos as they are, only their faces restored). `on_item` gets each photo's result as it is done,
+    `tile_progress` each tile of an enhanced background; `should_cancel` is asked between photos and tiles.
 
     Existing outputs made with the same settings are kept ("already done"). Those made with other settings
     are replaced with `overwrite`, or when `ask_redo(their paths)` answers True; else kept and listed.
@@ -251,6 +270,7 @@ def run_batch(
     (a KeyboardInterrupt) after writing the report if Ctrl+C stops the run."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     fidelity, strength = _resolve_settings(restorer, fidelity, strength)
+    whole = whole or WholePhotoSettings()
     export = (export or BATCH_EXPORT).with_folder(output_dir)
     _prepare_output_folder(input_dir, output_dir)
     with FolderLock(output_dir):
@@ -261,8 +281,11 @@ def run_batch(
             str(output_dir),
             quality,
             fidelity,
-            restorer.model_info.describe(),
+            restorer.model_info.name(),
             strength=strength,
+            model_caveat=restorer.model_info.caveat,
+            upscale=whole.upscale,
+            background=whole.background,
             not_processed=scan.not_processed,
             output_folder_inside_input=str(scan.output_inside) if scan.output_inside else None,
             export=_export_record(export),
@@ -270,7 +293,19 @@ def run_batch(
         )
         report.removed_temp_files = [str(path) for path in remove_stale_temp_files(output_dir, scan.folder_ids)]
         job = _Job(
-            restorer, quality, fidelity, strength, overwrite, export, scan, input_dir, output_dir, earlier.outputs
+            restorer,
+            quality,
+            fidelity,
+            strength,
+            overwrite,
+            export,
+            scan,
+            whole,
+            tile_progress,
+            should_cancel,
+            input_dir,
+            output_dir,
+            earlier.outputs,
         )
         _plan_outputs(job)
         differing = [str(target) for source, target in job.targets.items() if _made_with_other_settings(job, source)]
@@ -301,11 +336,14 @@ def run_files(
     fidelity: float | None = None,
     strength: float | None = None,
     on_item: ItemCallback | None = None,
+    whole: WholePhotoSettings | None = None,
+    tile_progress: TileProgress | None = None,
 ) -> BatchReport:
     """Restore each of `sources` (e.g. the photos open in the window) and write it with `export`: beside its
     original, or into `export.folder` (by name). A file of an output's name is replaced only with `overwrite`
     (status EXISTS otherwise); an output that would be one of `sources` is never written. No report file."""
     fidelity, strength = _resolve_settings(restorer, fidelity, strength)
+    whole = whole or WholePhotoSettings()
     if export.folder is not None:
         _prepare_folder(export.folder)
     scan = InputScan(photos=[Path(source) for source in sources])
@@ -315,11 +353,14 @@ def run_files(
         str(export.folder or ""),
         quality,
         fidelity,
-        restorer.model_info.describe(),
+        restorer.model_info.name(),
         strength=strength,
+        model_caveat=restorer.model_info.caveat,
+        upscale=whole.upscale,
+        background=whole.background,
         export=_export_record(export),
     )
-    job = _Job(restorer, quality, fidelity, strength, overwrite, export, scan)
+    job = _Job(restorer, quality, fidelity, strength, overwrite, export, scan, whole, tile_progress, should_cancel)
     _plan_outputs(job)
     _process_all(job, report, progress, should_cancel, on_item)
     return report
@@ -453,7 +494,11 @@ def _process_all(
             break
         if progress:
             progress(index, len(photos), source)
-        item = _process_one(job, source)
+        try:
+            item = _process_one(job, source)
+        except Stopped:  # cancelled between the tiles of its background: nothing of it was written
+            report.cancelled = True
+            break
         report.items.append(item)
         if on_item:
             on_item(item)
@@ -497,6 +542,8 @@ def _run_record(report: BatchReport, finished: bool) -> dict:
         "quality": report.quality,
         "fidelity": report.fidelity,
         "strength": report.strength,
+        "upscale": report.upscale,
+        "background": report.background,
         "export": report.export,
         "include_subfolders": report.include_subfolders,
         "counts": dict(report.counts()),
@@ -586,6 +633,8 @@ def _legacy_run(data: dict) -> dict:
 def _process_one(job: _Job, source: Path) -> BatchItem:
     try:
         return _check_and_restore(job, source)
+    except Stopped:
+        raise
     except Exception as exc:  # noqa: BLE001 - whatever goes wrong with one photo, the batch goes on
         return BatchItem(str(source), None, FAILED, message=failure_message(exc, "restore this photo"))
 
@@ -627,9 +676,10 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _settings_for(job: _Job, source: Path, status: str = RESTORED) -> dict:
-    """What the output of `source` is made with; for a photo without faces only how it is written counts."""
+    """What the output of `source` is made with; for a photo without faces only its scale and background and how
+    it is written count."""
     restore = {} if status == NO_FACES else job.restore_settings()
-    return {**restore, **describe_output(source, job.export)}
+    return {**restore, **job.whole_photo_settings(), **describe_output(source, job.export)}
 
 
 def _made_with_other_settings(job: _Job, source: Path) -> bool:
@@ -645,16 +695,19 @@ def _differences(job: _Job, source: Path, earlier: _EarlierOutput) -> list[str]:
         return [f"made from another photo ('{printable(earlier.source_relative)}')"]
     status = earlier.record.get("status")
     now = _settings_for(job, source, NO_FACES if status == NO_FACES else RESTORED)
+    recorded = {**_RECORDED_BEFORE, **earlier.settings}
     return [
-        _difference(key, earlier.settings.get(key), now.get(key))
-        for key in (*_RESTORE_KEYS, *_EXPORT_KEYS)
-        if key in now and not _same_value(earlier.settings.get(key), now.get(key))
+        _difference(key, recorded.get(key), now.get(key))
+        for key in (*_RESTORE_KEYS, *_WHOLE_PHOTO_KEYS, *_EXPORT_KEYS)
+        if key in now and not _same_value(recorded.get(key), now.get(key), key)
     ]
 
 
-def _same_value(before: object, now: object) -> bool:
+def _same_value(before: object, now: object, key: str = "") -> bool:
     if isinstance(before, (int, float)) and isinstance(now, (int, float)) and not isinstance(before, bool):
         return math.isclose(before, now, abs_tol=1e-9)
+    if key == "model" and isinstance(before, str) and isinstance(now, str):
+        return before == now or before.startswith(f"{now}: ")  # older reports: 'NAME: CAVEAT' in every item
     return before == now
 
 
@@ -666,6 +719,8 @@ def _difference(key: str, before: object, now: object) -> str:
             return "metadata kept" if value else "metadata stripped"
         if key == "suffix":
             return repr(value)
+        if key == "upscale":
+            return f"{value}×"
         return f"{value:.2f}" if isinstance(value, float) else printable(str(value))
 
     if key == "keep_metadata":
@@ -725,9 +780,21 @@ def _existing_output_item(job: _Job, source: Path, target: Path) -> BatchItem | 
 
 def _restore_one(job: _Job, source: Path, target: Path, replacing: bool) -> BatchItem:
     photo = load_photo(source)
-    restored = job.restorer.restore(photo, job.quality, job.fidelity, strength=job.strength)
+    restored = job.restorer.restore(
+        photo,
+        job.quality,
+        job.fidelity,
+        strength=job.strength,
+        whole=job.whole,
+        progress=job.tile_progress,
+        should_stop=job.should_cancel,
+    )
     if not restored.restored_faces:
-        how = _write_unchanged(job, source, photo, target, replacing)
+        if job.whole.changes_photo:  # upscaled and enhanced all the same
+            export_photo(restored.photo, target, job.export, overwrite=replacing)
+            how = f"saved the whole photo at {job.whole.describe()}"
+        else:
+            how = _write_unchanged(job, source, photo, target, replacing)
         return BatchItem(
             str(source),
             str(target),

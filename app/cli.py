@@ -15,6 +15,7 @@ from app.logging_setup import install_exception_hooks, setup_logging
 from app.pipeline import DEFAULT_QUALITY
 from app.restorer_options import MODEL_HELP, restorer_options
 from app.training.config import STAGE_NAMES
+from app.upscaling.background import BACKGROUNDS, NO_BACKGROUND, SCALES, WholePhotoSettings
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -126,6 +127,21 @@ def _add_restore_settings(parser: argparse.ArgumentParser) -> None:
         help="GFPGAN and RestoreFormer, 0..1: blend of the restored face with the original "
         "(0 = the original, 1 = fully restored; default 1)",
     )
+    parser.add_argument(
+        "--upscale",
+        type=int,
+        choices=SCALES,
+        default=1,
+        help="output size: 1, 2 or 4 times the photo's (default %(default)s); faces are pasted at that scale",
+    )
+    parser.add_argument(
+        "--background",
+        choices=BACKGROUNDS,
+        default=NO_BACKGROUND,
+        help="realesrgan: clean the whole photo (grain, blur, JPEG blocks) with Real-ESRGAN x4plus, also at "
+        "--upscale 1 (slow on a CPU: minutes per megapixel); none (default): only the faces are restored, a "
+        "larger output is a bicubic resize",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
 
 
@@ -147,17 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restore_settings(batch)
     _add_save_options(batch, batch=True)
 
-    score = commands.add_parser("score", help="no-reference quality score of a photo")
+    score = commands.add_parser(
+        "score", help="measured quality of a photo (no-reference metric as 0 worst … 1 best, as the window shows it)"
+    )
     score.add_argument("file", type=Path)
     score.add_argument("--metric", default="piqe", help="pyiqa NR metric (default piqe, needs no weights)")
     score.add_argument(
-        "--faces", action="store_true", help="also score each detected face, aligned at the model's face size"
+        "--faces", action="store_true", help="also score each detected face (measured as the window's face strip does)"
     )
     score.add_argument(
         "--model",
         metavar="NAME|FILE",
         help="also restore the photo with this model (default settings) and score the result; "
-        "with --faces, each face before → after. " + MODEL_HELP,
+        "with --faces, each face before and after. " + MODEL_HELP,
     )
     score.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda (with --model)")
 
@@ -213,6 +231,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--device", default="auto")
 
+    photos = commands.add_parser(
+        "evaluate-photos",
+        help="whole-photo figures at 2×: bicubic input, classical baseline and the app's whole-photo path",
+        parents=[restorer_options()],
+    )
+    photos.add_argument(
+        "--old-photos",
+        type=Path,
+        help="folder of real old photos, scored without reference (default: "
+        "../shared/data/test/bopbtl-test_images/old when present)",
+    )
+    photos.add_argument("--no-old-photos", action="store_true", help="only the synthetic pairs")
+    photos.add_argument(
+        "--restored",
+        type=Path,
+        help="the app's 2× outputs of the old photos (NAME.png, e.g. from `iqpfr batch --upscale 2 --background "
+        "realesrgan --format png`), instead of making them again",
+    )
+    photos.add_argument("--size", type=int, default=384, help="clean photos are cropped to this side (default 384)")
+    photos.add_argument("--max-photos", type=int, help="at most this many photos per set (quick checks)")
+    photos.add_argument(
+        "--out", type=Path, default=Path("runs/evaluation/photos.json"), help="JSON results (default %(default)s)"
+    )
+    photos.add_argument(
+        "--contact-sheet",
+        type=Path,
+        default=Path("runs/evaluation/photos_contact_sheet.png"),
+        help="PNG of crops of every output side by side (default %(default)s)",
+    )
+
     prepare = commands.add_parser(
         "prepare-faces",
         help="re-align a folder of face chips to the FFHQ template (256 px PNGs + manifest.json, resumable)",
@@ -247,10 +295,10 @@ def _make_restorer(args: argparse.Namespace):
 
 
 def _settings_text(restorer, quality: float, fidelity: float | None, strength: float | None = None) -> str:
-    """'quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
+    """'target quality 0.90, fidelity 0.50 (the model's default)' — what the restoration ran with."""
     if restorer.has_strength:
         return f"strength {1.0 if strength is None else strength:.2f}"
-    parts = [f"quality {quality:.2f}"] if restorer.has_quality_score else []
+    parts = [f"target quality {quality:.2f}"] if restorer.has_quality_score else []
     if not restorer.has_fidelity:
         return f"{parts[0]} (this model has no fidelity control)" if parts else "the model's only setting"
     if fidelity is None:
@@ -267,9 +315,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if Originals([args.input]).include(args.output):  # device and inode: also through links and second mounts
         raise StudioError("OUT is the input file; originals are never overwritten. Choose another name.")
     photo = load_photo(args.input)
+    whole = WholePhotoSettings(args.upscale, args.background)
     restorer = _make_restorer(args)
-    restored = restorer.restore(photo, args.quality, args.fidelity, strength=args.strength)
-    if not restored.restored_faces:
+    progress = _ProgressBar("tile", enabled=whole.enhanced)
+    try:
+        restored = restorer.restore(
+            photo,
+            args.quality,
+            args.fidelity,
+            strength=args.strength,
+            whole=whole,
+            progress=lambda done, total: progress(done, total, args.input),
+        )
+    finally:
+        progress.close()
+    if not restored.restored_faces and not whole.changes_photo:
         print(_printable(f"No faces found in '{args.input.name}'; nothing written."), file=sys.stderr)
         return EXIT_NO_FACES
     save_photo(
@@ -283,12 +343,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(_printable(f"note: {note}"), file=sys.stderr)
     for warning in restored.photo.warnings:
         print(_printable(f"warning: {warning}"), file=sys.stderr)
-    print(
-        _printable(
-            f"Restored {len(restored.restored_faces)} face(s) at "
-            f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)} → {args.output}"
-        )
+    faces = (
+        f"Restored {len(restored.restored_faces)} face(s) at "
+        f"{_settings_text(restorer, args.quality, args.fidelity, args.strength)}"
+        if restored.restored_faces
+        else f"No faces found in '{args.input.name}'"
     )
+    whole_text = f"; whole photo {whole.describe()}" if whole.changes_photo else ""
+    print(_printable(f"{faces}{whole_text} → {args.output}"))
     return EXIT_OK
 
 
@@ -310,6 +372,12 @@ class _ProgressBar:
         self.bar.set_postfix_str(_printable(path.name) if done < total else "done")
         self.bar.refresh()
 
+    def tile(self, done: int, total: int) -> None:
+        """Within the current photo: tiles of its background done (shown after its name)."""
+        if self.bar is not None:
+            name = str(self.bar.postfix or "").split(" · tile ")[0]
+            self.bar.set_postfix_str(f"{name} · tile {done}/{total}" if done < total else name)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -320,10 +388,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from app.export_settings import ExportSettings
 
     export = ExportSettings(args.format, args.jpeg_quality, args.suffix, not args.strip_metadata)
+    whole = WholePhotoSettings(args.upscale, args.background)
     restorer = _make_restorer(args)
     progress = _ProgressBar("photo", enabled=not args.no_progress)
 
-    print(f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}", file=sys.stderr)
+    print(
+        f"Restoring at {_settings_text(restorer, args.quality, args.fidelity, args.strength)}"
+        + (f"; whole photos {whole.describe()}" if whole.changes_photo else ""),
+        file=sys.stderr,
+    )
     try:
         report = run_batch(
             restorer,
@@ -336,6 +409,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             strength=args.strength,
             export=export,
             include_subfolders=not args.no_subfolders,
+            whole=whole,
+            tile_progress=progress.tile,
         )
     except BatchInterrupted as stop:
         progress.close()
@@ -396,10 +471,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.model is not None:
         return _score_restored(args, photo, scorer)
     if args.faces:
-        from app.faces import align_face, create_detector, detect_faces
-        from app.model.default_model import default_face_size
+        from app.face_scores import score_face
+        from app.faces import create_detector, detect_faces
 
-        rgb, face_size = photo.rgb8(), default_face_size()
+        rgb = photo.rgb8()
         try:
             faces = detect_faces(create_detector("mtcnn"), rgb)
         except PhotoTooSmallError as exc:
@@ -408,18 +483,20 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not faces:
             print("  no faces found")
         for number, face in enumerate(faces, 1):
-            crop = align_face(rgb, face.landmarks, face_size).image
-            print(f"  face {number}: {scorer.score(crop).label()}")
+            print(f"  face {number}: {score_face(scorer, rgb, face.landmarks).label()}")
     return EXIT_OK
 
 
 def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
-    """Scores of the photo restored by `--model` (faces aligned at that model's face size)."""
+    """Scores of the photo restored by `--model`, and with --faces each face before and after (pasted back, as
+    the window's face strip measures them)."""
+    from app.face_scores import photo_face_scores, restored_face_scores
     from app.pipeline import FaceRestorer
 
     restorer = FaceRestorer.create(None, "mtcnn", args.device, model=args.model)
     prepared = restorer.prepare(photo)
-    result = restorer.restore_prepared(prepared)
+    faces = restorer.restore_faces(prepared)
+    result = faces.photo(prepared)
     print(
         f"restored with {restorer.model_info.name()} ({_settings_text(restorer, result.quality, None)}): "
         f"{scorer.score(result.photo.rgb8()).label()}"
@@ -427,11 +504,9 @@ def _score_restored(args: argparse.Namespace, photo, scorer) -> int:
     if args.faces:
         if not prepared.faces:
             print("  no faces found")
-        for number, (face, restored) in enumerate(zip(prepared.faces, result.restored_faces, strict=True), 1):
-            print(
-                f"  face {number}: before {scorer.score(face.aligned.image).label()} · "
-                f"after {scorer.score(restored).label()}"
-            )
+        before, after = photo_face_scores(scorer, prepared), restored_face_scores(scorer, prepared, faces.faces)
+        for number, (was, now) in enumerate(zip(before, after, strict=True), 1):
+            print(f"  face {number}: before {was.label()} · after {now.label()}")
     return EXIT_OK
 
 
@@ -493,6 +568,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate_photos(args: argparse.Namespace) -> int:
+    from app.paths import install_root
+    from app.pipeline import FaceRestorer
+    from app.training.evaluate_photos import evaluate_photos, write_photo_report
+
+    if args.size < 64 or (args.max_photos is not None and args.max_photos < 1):
+        raise StudioError("--size must be at least 64 and --max-photos at least 1.")
+    old_photos = args.old_photos or install_root().parent / "shared/data/test/bopbtl-test_images/old"
+    if args.no_old_photos or (args.old_photos is None and not old_photos.is_dir()):
+        old_photos = None
+    restorer = FaceRestorer.create(args.weights, args.detector, args.device, model=args.model)
+    result = evaluate_photos(
+        restorer, old_photos, args.size, args.restored, args.contact_sheet, max_photos=args.max_photos
+    )
+    print(write_photo_report(result, args.out))
+    print(f"JSON: {args.out} · {result['seconds']:.0f} s", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_prepare_faces(args: argparse.Namespace) -> int:
     from app.training.realign import realign_folder
 
@@ -533,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         "score": cmd_score,
         "train": cmd_train,
         "evaluate": cmd_evaluate,
+        "evaluate-photos": cmd_evaluate_photos,
         "prepare-faces": cmd_prepare_faces,
         "pack-faces": run_pack_faces,
         "train-recipe": run_train_recipe,

@@ -1,4 +1,5 @@
-"""`iqpfr models list | add FILE | download NAME | remove NAME`: the face restorers in the per-user models folder.
+"""`iqpfr models list | add FILE | download NAME | remove NAME`: the face restorers in the per-user models folder;
+`iqpfr models prepare-upscaler`: the background upscaler's one-time conversion.
 
 Nothing is downloaded unless asked for by name, and a model's licence is shown before its download.
 """
@@ -33,10 +34,15 @@ def add_models_parser(commands) -> None:
     download.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     remove = actions.add_parser("remove", help="delete a model (and any partial download) from the models folder")
     remove.add_argument("name")
+    actions.add_parser(
+        "prepare-upscaler",
+        help="check the installed Real-ESRGAN files (SHA-256) and convert them to PyTorch once (setup runs it)",
+    )
 
 
 def run_models_command(args: argparse.Namespace) -> int:
-    return {"list": _list, "add": _add, "download": _download, "remove": _remove}[args.models_command](args)
+    actions = {"list": _list, "add": _add, "download": _download, "remove": _remove, "prepare-upscaler": _prepare}
+    return actions[args.models_command](args)
 
 
 def _megabytes(size: int) -> str:
@@ -130,6 +136,19 @@ def _remove(args: argparse.Namespace) -> int:
     from app.restorers.store import remove_model
 
     print(f"Removed {remove_model(args.name)}")
+    return EXIT_OK
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from app.upscaling.weights import LICENCE, ensure_converted, find_source_files
+
+    source = find_source_files()
+    print(f"Real-ESRGAN x4plus: {source.param} and {source.bin} (SHA-256 as recorded)\n  {LICENCE}")
+    path, difference = ensure_converted()
+    if difference is None:
+        print(f"Already converted: {path}")
+    else:
+        print(f"Converted to {path} (largest difference from the ncnn graph on a probe: {difference:.2g})")
     return EXIT_OK
 
 

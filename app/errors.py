@@ -27,6 +27,10 @@ def printable(text: str) -> str:
     return "".join(shown)
 
 
+class Stopped(Exception):
+    """Work was stopped between two steps because `should_stop()` said so (a newer request, cancel, or closing)."""
+
+
 class StudioError(Exception):
     """Base class: str(error) is a complete, user-readable sentence."""
 

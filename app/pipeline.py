@@ -9,6 +9,11 @@ full resolution for saving, or on a preview no larger than the screen needs, so 
 50 MP photo does not re-paste 50 MP. `restore_prepared` does both at full resolution. `add_face` appends a face the
 detector missed, found inside a box the user drew.
 
+Whole photos (`WholePhotoSettings`, app.upscaling): `output_photo` makes the photo at the output scale (1×, 2×
+or 4×), its background cleaned by Real-ESRGAN when asked (tile by tile: progress per tile, stop between
+tiles), and the faces are pasted onto it at that scale, with it as the paste's fine-detail source. The default
+settings output the photo as it is, as before.
+
 Memory does not grow with the number of faces: they go through the restorer FACE_CHUNK at a time, each
 chunk's tensors are let go before the next one, and the per-photo work is kept for the first CACHED_FACES
 faces only (the rest are re-encoded on each slider move: encoding is about a sixth of what a slider move
@@ -18,14 +23,14 @@ costs per face); `restore`, which restores once, keeps none. `scripts/benchmark.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 import torch
 
 from app.device import resolve_device
-from app.errors import FaceNotFoundError, StudioError
+from app.errors import FaceNotFoundError, Stopped, StudioError
 from app.faces import (
     AlignedFace,
     DetectedFace,
@@ -40,6 +45,8 @@ from app.faces import (
 from app.model import IQPFR, ModelInfo
 from app.photo_io import Photo
 from app.restorers import DEFAULT_STRENGTH, FaceNetwork, IQPFRNetwork, RestorerDescriptor, load_network
+from app.upscaling.background import BackgroundEnhancer, WholePhotoSettings, resize_plain
+from app.upscaling.tiles import TileProgress
 
 DEFAULT_QUALITY = 0.9
 FACE_CHUNK = 4  # faces that go through the restorer together (per face, a larger batch is no faster on a CPU)
@@ -52,10 +59,6 @@ StopCheck = Callable[[], bool]
 def is_included(index: int, include: Collection[int] | None) -> bool:
     """Whether face `index` is pasted back under `include` (face indices; None: every face)."""
     return include is None or index in include
-
-
-class Stopped(Exception):
-    """Work was stopped between two steps because `should_stop()` said so (a newer request, or closing)."""
 
 
 def check_fidelity(value: float) -> float:
@@ -117,12 +120,15 @@ class RestoredFaces:
     hq_indices: torch.Tensor | None = None
     strength: float | None = None  # blend of restored and original face; None for models without one
 
-    def photo(self, prepared: PreparedPhoto, include: Collection[int] | None = None) -> RestoredPhoto:
-        """The full-resolution photo with the included faces (default: all) pasted back."""
-        pixels = compose(prepared, self.faces, include)
+    def photo(
+        self, prepared: PreparedPhoto, include: Collection[int] | None = None, base: Photo | None = None
+    ) -> RestoredPhoto:
+        """The full-resolution photo with the included faces (default: all) pasted back: into the photo itself,
+        or into `base` (`FaceRestorer.output_photo`: the photo at the output scale, its background enhanced)."""
+        pixels = compose(prepared, self.faces, include, background=None if base is None else base.pixels)
         restored = [face for index, face in enumerate(self.faces) if is_included(index, include)]
         return RestoredPhoto(
-            prepared.photo.with_pixels(pixels),
+            (prepared.photo if base is None else base).with_pixels(pixels),
             restored,
             self.quality,
             self.fidelity,
@@ -134,7 +140,7 @@ class RestoredFaces:
 
 @dataclass
 class RestoredPhoto:
-    photo: Photo  # same size, dtype and metadata as the input
+    photo: Photo  # same dtype and metadata as the input; its size times the output scale
     restored_faces: list[np.ndarray]
     quality: float
     fidelity: float  # the weight asked for (ignored by models without a fidelity path)
@@ -160,6 +166,7 @@ class FaceRestorer:
             model = IQPFRNetwork(model, model_info)
         self.network = model.to(self.device)
         self.detector = detector
+        self.background = BackgroundEnhancer(self.device)  # loads Real-ESRGAN only when first asked for
 
     @classmethod
     def create(
@@ -314,10 +321,15 @@ class FaceRestorer:
         hq_weight: float | None = None,
         strength: float | None = None,
         include: Collection[int] | None = None,
+        whole: WholePhotoSettings | None = None,
+        progress: TileProgress | None = None,
+        should_stop: StopCheck | None = None,
     ) -> RestoredPhoto:
-        """Every face restored and the included ones (default: all) pasted into the full-resolution photo."""
-        faces = self.restore_faces(prepared, quality, fidelity, hq_weight, strength)
-        return faces.photo(prepared, include)
+        """Every face restored and the included ones (default: all) pasted into the full-resolution photo, at the
+        scale and with the background `whole` asks for (default: the photo as it is)."""
+        faces = self.restore_faces(prepared, quality, fidelity, hq_weight, strength, should_stop)
+        base = self.output_photo(prepared.photo, whole, progress, should_stop)
+        return faces.photo(prepared, include, base)
 
     def restore(
         self,
@@ -326,9 +338,31 @@ class FaceRestorer:
         fidelity: float | None = None,
         hq_weight: float | None = None,
         strength: float | None = None,
+        whole: WholePhotoSettings | None = None,
+        progress: TileProgress | None = None,
+        should_stop: StopCheck | None = None,
     ) -> RestoredPhoto:
-        """The photo restored once (nothing is kept for slider moves: each chunk is encoded as it is restored)."""
-        return self.restore_prepared(self.prepare(photo, cached_faces=0), quality, fidelity, hq_weight, strength)
+        """The photo restored once (nothing is kept for slider moves: each chunk is encoded as it is restored),
+        at the scale and with the background `whole` asks for."""
+        prepared = self.prepare(photo, cached_faces=0)
+        return self.restore_prepared(
+            prepared, quality, fidelity, hq_weight, strength, whole=whole, progress=progress, should_stop=should_stop
+        )
+
+    def output_photo(
+        self,
+        photo: Photo,
+        whole: WholePhotoSettings | None,
+        progress: TileProgress | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> Photo | None:
+        """`photo` at the output scale with its background as `whole` asks (alpha resized plainly, metadata
+        kept), for the faces to be pasted into; None when the settings change nothing (the photo itself)."""
+        if whole is None or not whole.changes_photo:
+            return None
+        pixels = self.background.pixels(photo.pixels, whole, photo.grayscale, progress, should_stop)
+        alpha = None if photo.alpha is None else resize_plain(photo.alpha, whole.upscale, cv2.INTER_LINEAR)
+        return replace(photo.with_pixels(pixels), alpha=alpha)
 
 
 def compose(
@@ -336,17 +370,33 @@ def compose(
     faces: list[np.ndarray],
     include: Collection[int] | None = None,
     max_pixels: int | None = None,
+    background: np.ndarray | None = None,
 ) -> np.ndarray:
     """The photo's pixels with the restored `faces` of the faces in `include` (indices; default all) pasted
     back; at full resolution, or, with `max_pixels`, on `preview_pixels(max_pixels)` (a large photo is then
-    pasted at the preview's scale: only the face regions of a small image are touched)."""
-    original, scale = (prepared.photo.pixels, 1.0) if max_pixels is None else preview_pixels(prepared, max_pixels)
+    pasted at the preview's scale: only the face regions of a small image are touched). With `background` (the
+    photo at another scale, e.g. upscaled and enhanced, or a preview of that) the faces are pasted into a copy
+    of it at its scale, and it is where large faces take their fine detail from."""
+    if background is not None:
+        original, scale = background, background.shape[1] / prepared.photo.width
+    elif max_pixels is None:
+        original, scale = prepared.photo.pixels, 1.0
+    else:
+        original, scale = preview_pixels(prepared, max_pixels)
     pixels = original.copy()
     for index, (face, restored) in enumerate(zip(prepared.faces, faces, strict=True)):
         if is_included(index, include):
-            inverse = face.aligned.inverse if scale == 1.0 else face.aligned.inverse * scale
+            inverse = face.aligned.inverse if scale == 1.0 else scaled_affine(face.aligned.inverse, scale)
             paste_face(pixels, restored, inverse)
     return pixels
+
+
+def scaled_affine(affine: np.ndarray, scale: float) -> np.ndarray:
+    """A map into photo pixels as a map into the pixels of the photo resized by `scale` (pixel centres: photo x
+    is at scale·x + (scale − 1)/2 there)."""
+    scaled = affine * scale
+    scaled[:, 2] += (scale - 1.0) / 2.0
+    return scaled
 
 
 def preview_pixels(prepared: PreparedPhoto, max_pixels: int) -> tuple[np.ndarray, float]:

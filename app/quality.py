@@ -1,5 +1,9 @@
 """No-reference image-quality scores via pyiqa, normalised to 0..1 where higher is better.
 
+Every score is shown in one wording (`QualityScore.label`): "measured quality 0.68 (0 worst … 1 best; PIQE 32.3)".
+It is the measured quality of pixels, not the target quality the IQPFR slider asks the model for. Faces are
+measured by `app.face_scores` (the window and `iqpfr score` alike).
+
 The default metric, PIQE, needs no weights (raw score 0..100, lower is better).
 Any other pyiqa no-reference metric can be named; if its weights are not already on
 this machine and downloads are off, a QualityMetricError says so instead of hanging.
@@ -25,6 +29,8 @@ MAX_SIDE = 1024  # bigger images are downscaled before scoring (speed)
 MIN_SCORED_SIDE = 8  # below this there is too little image to score, even upscaled
 MAX_ASPECT = MAX_SIDE  # longer side / shorter side: a thinner strip would need too many pixels at MIN_SIDE
 DOWNLOAD_TIMEOUT_S = 20
+MEASURED = "measured quality"  # what a score is called wherever it is shown (never "quality" alone: the target)
+SCALE = "0 worst … 1 best"  # which way is better, said wherever a score is shown
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,8 @@ class QualityScore:
     normalized: float  # 0..1, higher is better
 
     def label(self) -> str:
-        return f"{self.metric.upper()} {self.raw:.1f} → quality {self.normalized:.2f}"
+        """'measured quality 0.68 (0 worst … 1 best; PIQE 32.3)'."""
+        return f"{MEASURED} {self.normalized:.2f} ({SCALE}; {self.metric.upper()} {self.raw:.1f})"
 
 
 def _parse_range(text: str) -> tuple[float, float]:

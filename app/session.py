@@ -83,14 +83,15 @@ class PhotoRestored:
         """The faces restored, pasted back or left out."""
         return len(self.faces.faces) if self.faces is not None else self.face_count
 
-    def full_photo(self) -> Photo:
-        """The restored photo at full resolution, as saved (pastes the faces again when the preview is smaller)."""
-        return self.full_result().photo
+    def full_photo(self, base: Photo | None = None) -> Photo:
+        """The restored photo at full resolution, as saved (pastes the faces again when the preview is smaller);
+        into `base` when given (the photo at the output scale, its background enhanced)."""
+        return self.full_result(base).photo
 
-    def full_result(self) -> RestoredPhoto:
+    def full_result(self, base: Photo | None = None) -> RestoredPhoto:
         if self.prepared is None or self.faces is None:
             raise ValueError("this result has no photo to save")
-        return self.faces.photo(self.prepared, self.include)
+        return self.faces.photo(self.prepared, self.include, base)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class EditingSession:
         self._latest_open = MODEL_REQUEST  # the newest open: older opens and restorations are stale
         self._latest_settings = MODEL_REQUEST  # the newest request of any kind: older settings requests are stale
         self._closing = threading.Event()
+        self._latest_background = MODEL_REQUEST  # the newest request for a preview's background
         self.shown_photo_id = -1
         self.prepared: PhotoPrepared | None = None  # GUI thread only
         self.restored: PhotoRestored | None = None  # GUI thread only
@@ -174,6 +176,18 @@ class EditingSession:
         count = len(self.prepared.boxes) if self.prepared is not None else 0
         self.include = None if ticked >= frozenset(range(count)) else ticked
         self._remember(include=self.include)
+
+    def begin_background(self) -> int:
+        """A new background for the shown photo's preview (another photo, or other whole-photo settings): older
+        background requests are stale from now on."""
+        with self._lock:
+            self._last_id += 1
+            self._latest_background = self._last_id
+        return self._last_id
+
+    def background_wanted(self, request_id: int) -> bool:
+        with self._lock:
+            return not self._closing.is_set() and request_id >= self._latest_background
 
     def close(self) -> None:
         """The app is closing: every request is stale from now on."""

@@ -17,6 +17,13 @@ configurations with random weights (the same cost as the real files, which need 
 opening a photo costs per face, and what a slider change costs (GFPGAN/RestoreFormer: a blend, no
 network; CodeFormer: the whole network for every fidelity weight w).
 
+    .venv/bin/python scripts/benchmark.py --upscaler [--upscaler-photo FILE] [--upscaler-crop PX] [--threads T]
+
+times the background upscaler (Real-ESRGAN x4plus, `--background realesrgan`) on one crop of a real old photo
+with both runtimes in one run, side by side: PyTorch (the converted weights; float32 on the CPU, float16 on a
+GPU) and ncnn (CPU), each with its own tile size, as `iqpfr restore --upscale 2` runs them; seconds per input
+megapixel (wall and CPU clock), median of --repeats (a fifth of it, at least 1).
+
     .venv/bin/python scripts/benchmark.py --identity [--faces 16] [--device ...]
 
 times the identity measure as a training loss (`app.faces.identity`: warp, descriptor, distance; forward and
@@ -97,6 +104,13 @@ def main() -> int:
         help="time the public plug-in models instead (default: all of GFPGAN, RestoreFormer, "
         "CodeFormer); repeats: a fifth of --repeats, at least 1",
     )
+    parser.add_argument("--upscaler", action="store_true", help="time the background upscaler's two runtimes")
+    parser.add_argument(
+        "--upscaler-photo",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared/data/test/bopbtl-test_images/old/a.png",
+    )
+    parser.add_argument("--upscaler-crop", type=int, default=256, help="side of the crop timed (default 256 px)")
     parser.add_argument("--identity", action="store_true", help="time the identity measure as a training loss")
     parser.add_argument(
         "--photo",
@@ -123,6 +137,8 @@ def main() -> int:
     device = resolve_device(args.device)
     if args.plugins is not None:
         return benchmark_plugins(args.plugins, device, max(1, args.repeats // 5), args.faces)
+    if args.upscaler:
+        return benchmark_upscaler(args.upscaler_photo, args.upscaler_crop, device, max(1, args.repeats // 5))
     if args.identity:
         return benchmark_identity(device, args.repeats, args.faces)
     model, info = untrained_model() if args.untrained else load_model(args.weights, device)
@@ -395,6 +411,50 @@ def benchmark_plugins(names: list[str], device: torch.device, repeats: int, face
             slider = "every fidelity (w) change runs the whole network again"
         print(f"  {architecture:<14} {size} px: {seconds / faces:6.2f} s per face to restore ({slider})")
         del network
+    return 0
+
+
+def benchmark_upscaler(photo_path: Path, crop: int, device: torch.device, repeats: int) -> int:
+    """Seconds per input megapixel of Real-ESRGAN x4plus at 2× through each runtime, on the same crop."""
+    import numpy as np
+
+    from app.photo_io import load_photo
+    from app.upscaling.runtime import load_runtime, ncnn_available
+    from app.upscaling.tiles import network_pixels, upscale_tiled
+
+    pixels = load_photo(photo_path).rgb8()
+    height, width = pixels.shape[:2]
+    top, left = max(0, (height - crop) // 2), max(0, (width - crop) // 2)
+    pixels = np.ascontiguousarray(pixels[top : top + crop, left : left + crop])
+    crop_height, crop_width = pixels.shape[:2]
+    megapixels = crop_height * crop_width / 1e6
+    runtimes = [("torch", device)]
+    if ncnn_available():
+        runtimes.append(("ncnn", torch.device("cpu")))
+    print(
+        f"background upscaler (Real-ESRGAN x4plus) at 2× on a {pixels.shape[1]}×{pixels.shape[0]} crop of "
+        f"{photo_path.name} ({megapixels:.3f} MP) · torch threads {torch.get_num_threads()} · median of {repeats}"
+    )
+    for name, on in runtimes:
+        runtime = load_runtime(on, name)
+        runtime.run(pixels[:16, :16].astype(np.float32) / 255.0)  # warm-up
+        walls, cpus = [], []
+        for _ in range(repeats):
+            if on.type == "cuda":
+                torch.cuda.synchronize()
+            wall, cpu = time.perf_counter(), time.process_time()
+            upscale_tiled(pixels, runtime, 2, runtime.tile)
+            if on.type == "cuda":
+                torch.cuda.synchronize()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        overhead = network_pixels(crop_height, crop_width, runtime.tile) / (crop_height * crop_width)
+        print(
+            f"  {runtime.description:<34} tiles of {runtime.tile} px (network runs on {overhead:.2f}× the pixels): "
+            f"{statistics.median(walls) / megapixels:7.1f} s per input MP (wall), "
+            f"{statistics.median(cpus) / megapixels:7.1f} CPU-s per input MP"
+        )
+        del runtime
     return 0
 
 

@@ -53,6 +53,8 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --no-deps -r requirements/no-deps.txt
 "${PIP[@]}" -r requirements/dev.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
+# Real-ESRGAN for "Enhance background": check the installed model files and convert them to PyTorch once (idempotent)
+.venv/bin/iqpfr models prepare-upscaler
 # The identity measure (app/faces/identity.py): face-api's networks (npm, MIT), fetched into .cache/face-api/ and
 # converted once; a second run checks the file's sources and does nothing. Without it only that measure (and its
 # tests) is missing. dlib, which checks the conversion, is not installed here: requirements/verify.txt.

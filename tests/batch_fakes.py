@@ -11,6 +11,13 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+FAKE_CAVEAT = "its output is only the photo inverted, for tests"
+
+
+def fake_model_info(name: str = "fake restorer for tests", caveat: str = FAKE_CAVEAT) -> SimpleNamespace:
+    """What a batch reads of a restorer's ModelInfo: its name and the caveat about its output."""
+    return SimpleNamespace(name=lambda: name, caveat=caveat, describe=lambda: f"{name}: {caveat}")
+
 
 class FakeRestorer:
     """'Restores' one face per photo by inverting it; raises the given error for chosen file names, and finds
@@ -19,7 +26,7 @@ class FakeRestorer:
     has_fidelity = False
     has_strength = False
     has_quality_score = True
-    model_info = SimpleNamespace(describe=lambda: "fake restorer for tests")
+    model_info = fake_model_info()
 
     def __init__(
         self,
@@ -31,10 +38,11 @@ class FakeRestorer:
     ) -> None:
         self.errors, self.delay_s, self.announce, self.no_faces = errors or {}, delay_s, announce, no_faces
         if model:
-            self.model_info = SimpleNamespace(describe=lambda: model)
+            self.model_info = fake_model_info(model)
         self.seen: list[str] = []
 
-    def restore(self, photo, quality, fidelity, strength=None):
+    def restore(self, photo, quality, fidelity, strength=None, whole=None, progress=None, should_stop=None):
+        """`whole` is honoured by a plain resize (no network): the output has the asked scale."""
         name = photo.source_path.name
         self.seen.append(name)
         if self.announce:
@@ -42,6 +50,10 @@ class FakeRestorer:
         time.sleep(self.delay_s)
         if name in self.errors:
             raise self.errors[name]
+        if whole is not None and whole.changes_photo:
+            from app.upscaling.background import resize_plain  # here: run as a script, app is on the path only now
+
+            photo = photo.with_pixels(resize_plain(photo.pixels, whole.upscale))
         if name in self.no_faces:
             return SimpleNamespace(photo=photo, restored_faces=[])
         return SimpleNamespace(photo=photo.with_pixels(255 - photo.pixels), restored_faces=[object()])

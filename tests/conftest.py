@@ -65,6 +65,20 @@ def isolated_log(tmp_path_factory, monkeypatch):
     shutdown_logging()
 
 
+@pytest.fixture
+def tiny_upscaler(monkeypatch):
+    """Every BackgroundEnhancer runs a tiny random RRDBNet (1 block, 8 features, 96-px tiles) in place of
+    Real-ESRGAN, which takes minutes per megapixel on a CPU. Returns that runtime."""
+    from app.upscaling.background import BackgroundEnhancer
+    from app.upscaling.runtime import TorchRuntime, build_rrdbnet
+    from ncnn_writer import random_rrdbnet_state
+
+    runtime = TorchRuntime(build_rrdbnet(random_rrdbnet_state(1, features=8)), torch.device("cpu"))
+    runtime.tile = 96
+    monkeypatch.setattr(BackgroundEnhancer, "runtime", property(lambda self: runtime))
+    return runtime
+
+
 @pytest.fixture(scope="session")
 def restorer():
     from app.faces import create_detector

@@ -23,7 +23,7 @@ from app.batch import (
 )
 from app.cli import EXIT_OK, main
 from app.export_settings import ExportSettings
-from batch_fakes import FakeRestorer
+from batch_fakes import FAKE_CAVEAT, FakeRestorer
 
 MAKE = 0x010F
 
@@ -272,6 +272,34 @@ def test_a_report_written_before_settings_were_recorded_per_output_still_resumes
     other = run_batch(FakeRestorer(), photos, out, quality=0.6)
     assert set(_statuses(other.items, photos).values()) == {OTHER_SETTINGS}
     assert _report(out)["runs"][0]["quality"] == 0.5  # the old run is in the history
+
+
+def test_the_models_caveat_is_said_once_in_the_report_not_in_every_item(photos, tmp_path):
+    """Issue 20, item 10: the report names the model in each item and gives its caveat once."""
+    out = tmp_path / "out"
+    run_batch(FakeRestorer(), photos, out, quality=0.5)
+    text = (out / REPORT_NAME).read_text()
+    report = json.loads(text)
+    assert text.count(FAKE_CAVEAT) == 1 and report["model_caveat"] == FAKE_CAVEAT
+    assert report["model"] == "fake restorer for tests"
+    assert {item["settings"]["model"] for item in report["items"]} == {"fake restorer for tests"}
+
+
+def test_a_report_that_gave_the_caveat_in_every_item_still_resumes(photos, tmp_path):
+    """Older reports named the model with its caveat in every item: their outputs are still this model's."""
+    out = tmp_path / "out"
+    run_batch(FakeRestorer(), photos, out, quality=0.5)
+    old = _report(out)
+    old["model"] = f"fake restorer for tests: {FAKE_CAVEAT}"
+    del old["model_caveat"]
+    for item in old["items"]:
+        item["settings"]["model"] = old["model"]
+    (out / REPORT_NAME).write_text(json.dumps(old))
+    again = run_batch(FakeRestorer(), photos, out, quality=0.5)
+    assert set(_statuses(again.items, photos).values()) == {ALREADY_DONE}
+    (out / REPORT_NAME).write_text(json.dumps(old))
+    other = run_batch(FakeRestorer(model="another model"), photos, out, quality=0.5)
+    assert set(_statuses(other.items, photos).values()) == {OTHER_SETTINGS}
 
 
 # ------------------------------------------------------------------ the report keeps the history

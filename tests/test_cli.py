@@ -236,20 +236,27 @@ def test_score_command(blake_photo_path, capsys):
     assert main(["score", str(blake_photo_path), "--faces"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "PIQE" in out and "face 1" in out and "face 2" in out
+    assert out.count("measured quality ") == 3 and out.count("(0 worst … 1 best; PIQE ") == 3  # photo, 2 faces
 
 
-def test_score_aligns_faces_at_the_default_models_face_size(blake_photo_path, isolated_model_dirs, monkeypatch, capsys):
-    import app.faces
+def test_score_measures_faces_the_same_way_whatever_the_default_model(
+    blake_photo_path, isolated_model_dirs, monkeypatch, capsys
+):
+    """Faces are scored on one crop size (app.face_scores), not the model's face size: the numbers do not change
+    with the model, and are those of the window's face strip."""
+    import app.face_scores
     from app.model import DEFAULT_WEIGHTS_FILE, IQPFRConfig, save_checkpoint, untrained_model
 
     model, _ = untrained_model(IQPFRConfig(image_size=64, fidelity_scales=(32, 64)))
     save_checkpoint(model, isolated_model_dirs / DEFAULT_WEIGHTS_FILE, trained=False)
-    sizes, align_face = [], app.faces.align_face
+    sizes, align_face = [], app.face_scores.align_face
     monkeypatch.setattr(
-        app.faces, "align_face", lambda rgb, landmarks, size: sizes.append(size) or align_face(rgb, landmarks, size)
+        app.face_scores,
+        "align_face",
+        lambda rgb, landmarks, size: sizes.append(size) or align_face(rgb, landmarks, size),
     )
     assert main(["score", str(blake_photo_path), "--faces"]) == EXIT_OK
-    assert sizes == [64, 64] and "face 2" in capsys.readouterr().out
+    assert sizes == [app.face_scores.SCORE_FACE_SIZE] * 2 and "face 2" in capsys.readouterr().out
 
 
 def test_installed_console_script_runs():

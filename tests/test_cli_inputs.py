@@ -64,7 +64,7 @@ def test_odd_file_names_are_printed_safely(tmp_path):
     with strict_stdout() as stdout:
         assert main(["score", str(image)]) == EXIT_OK
     out = stdout.getvalue().decode("utf-8")
-    assert "caf\\xe9\\x1b[2J.png: PIQE" in out and "\x1b" not in out
+    assert "caf\\xe9\\x1b[2J.png: measured quality " in out and "\x1b" not in out
 
 
 def test_restore_prints_warnings_and_writes_to_a_non_utf8_name(tmp_path, blake_photo_path, capsys):

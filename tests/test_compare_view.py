@@ -12,6 +12,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QListWidget
 
 from app.gui.compare_view import BACKGROUND, CompareView
+from app.gui.convert import qimage_to_rgb
 from app.gui.view_state import ViewState
 from conftest import REPO
 
@@ -28,10 +29,7 @@ def noise(width=300, height=200, seed=0) -> np.ndarray:
 
 def grab(view: CompareView) -> np.ndarray:
     """The canvas as drawn, RGB, one array row per view pixel row (offscreen: device pixel ratio 1)."""
-    image = view.canvas.grab().toImage().convertToFormat(view.canvas.grab().toImage().Format.Format_RGB888)
-    width, height = image.width(), image.height()
-    data = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height)
-    return data.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3).copy()
+    return qimage_to_rgb(view.canvas.grab().toImage())
 
 
 def colour_at(view, x, y) -> tuple[int, int, int]:
@@ -148,11 +146,32 @@ def test_empty_view_shows_the_placeholder_and_captions_hold_the_scores(view):
     view.set_placeholder("Open photos (Ctrl+O) or drop them here")
     before_side = grab(view)[:, : view.canvas.width() // 2]
     assert (np.abs(before_side.astype(int) - BACKGROUND.getRgb()[:3]).sum(axis=2) > 60).any()  # text is drawn
-    view.set_before_caption("2 face(s) found · faces: PIQE 0.41")
-    assert view.before_caption == "<b>Before</b><br>2 face(s) found · faces: PIQE 0.41"
+    view.set_before_caption("2 faces found\nthe faces: measured quality 0.41 (0 worst … 1 best; PIQE 59.0)")
+    assert view.before_caption == (
+        "<b>Before</b><br>2 faces found<br>the faces: measured quality 0.41 (0 worst … 1 best; PIQE 59.0)"
+    )
     view.set_after_caption("")
     assert view.after_caption == "<b>After</b>"
     assert not view.has_before and not view.has_after and view.box_count == 0
+
+
+def test_the_placeholder_is_centred_on_the_whole_view_not_on_the_before_half(view):
+    """Issue 20, item 7: side by side or split, what to do is written in the middle of the empty view."""
+    view.set_placeholder("Open photos (Ctrl+O) or drop them here")
+    for mode in ("side_by_side", "split"):
+        view.set_mode(mode)
+        text = np.argwhere(np.abs(grab(view).astype(int) - BACKGROUND.getRgb()[:3]).sum(axis=2) > 60)
+        assert abs(text[:, 1].mean() / view.canvas.width() - 0.5) < 0.05, mode
+
+
+def test_face_boxes_can_be_hidden(view):
+    view.set_before(solid(GREY), [(100, 80, 300, 220)])
+    boxed = grab(view)
+    view.set_show_boxes(False)
+    plain = grab(view)
+    green = [(np.abs(pixels.astype(int) - (60, 220, 120)).sum(axis=2) < 30).sum() for pixels in (boxed, plain)]
+    assert green[0] > 300 and green[1] == 0
+    assert view.box_count == 1  # still there to click
 
 
 # ---------------------------------------------------------------------------------------------- zoom and pan

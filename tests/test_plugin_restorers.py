@@ -293,4 +293,5 @@ def test_score_with_a_model_shows_each_face_before_and_after(capsys):
     assert main(["score", str(shared(ONE_FACE_PHOTO)), "--faces", "--model", "iqpfr", "--device", "cpu"]) == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("restored with IQPFR") and "quality 0.90" in lines[1]
-    assert len(lines) == 3 and lines[2].startswith("  face 1: before PIQE ") and " · after PIQE " in lines[2]
+    assert len(lines) == 3 and lines[2].startswith("  face 1: before measured quality ")
+    assert " · after measured quality " in lines[2]

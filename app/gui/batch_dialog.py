@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -70,7 +70,9 @@ from app.gui.export_dialog import (
     remembered_folder,
 )
 from app.gui.threads import finish_worker_thread, start_worker_thread
+from app.gui.whole_photo_widget import WholePhotoWidget
 from app.gui.worker import SharedRestorer
+from app.upscaling.background import WholePhotoSettings
 
 FIDELITY_STEP = 0.05
 STATUS_TEXTS = {
@@ -82,10 +84,12 @@ STATUS_TEXTS = {
     FAILED: "Failed",
     SKIPPED: "Skipped (protects originals)",
 }
+NO_FACES_WHOLE_PHOTO_TEXT = "No faces: whole photo saved"  # upscaled or enhanced all the same
 NOT_PROCESSED_TEXT = "Not processed"
 _WORK_STATUSES = (RESTORED, NO_FACES, FAILED)  # photos that were really worked on (for the time left)
 log = logging.getLogger(__name__)
-BatchJob = Callable[..., BatchReport]  # job(restorer, quality=, progress=, should_cancel=, on_item=, ask_redo=, …)
+BatchJob = Callable[..., BatchReport]  # job(restorer, quality=, progress=, should_cancel=, on_item=, ask_redo=,
+#                                        whole=, tile_progress=, …)
 
 
 def folder_job(input_dir: Path, output_dir: Path, export: ExportSettings, include_subfolders: bool) -> BatchJob:
@@ -106,14 +110,23 @@ def files_job(files: list[Path], export: ExportSettings, overwrite: bool) -> Bat
 
 class BatchWorker(QObject):
     progress = Signal(int, int, str)
+    tile_progress = Signal(int, int)  # tiles of the current photo's enhanced background done, in all
     item_done = Signal(object)  # BatchItem, as each photo is done
     redo_question = Signal(object)  # outputs made with other settings: answer with `answer_redo`
     finished = Signal(object)  # BatchReport, or None on error
     error = Signal(str)
 
-    def __init__(self, restorer: SharedRestorer, job: BatchJob, quality: float, fidelity: float | None = None) -> None:
+    def __init__(
+        self,
+        restorer: SharedRestorer,
+        job: BatchJob,
+        quality: float,
+        fidelity: float | None = None,
+        whole: WholePhotoSettings | None = None,
+    ) -> None:
         super().__init__()
         self._restorer, self._job, self._quality, self._fidelity = restorer, job, quality, fidelity
+        self._whole = whole or WholePhotoSettings()
         self.cancel_event = threading.Event()
         self._answered = threading.Event()
         self._redo = False
@@ -132,6 +145,8 @@ class BatchWorker(QObject):
                 should_cancel=self.cancel_event.is_set,
                 on_item=self.item_done.emit,
                 ask_redo=self._ask_redo,
+                whole=self._whole,
+                tile_progress=self.tile_progress.emit,
                 **setting,
             )
         except Exception as exc:  # whatever stops the batch is reported and ends the job
@@ -200,6 +215,22 @@ def _folder_row(parent: QWidget, line: QLineEdit, caption: str) -> QHBoxLayout:
     return row
 
 
+def folder_not_opened_message(parent: QWidget, folder: str) -> QMessageBox:
+    """'The folder could not be opened', with its path to select or copy (the box is not shown yet)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Could not open the folder",
+        "No file manager is set up on this system to open folders, so the output folder could not be shown.\n\n"
+        f"The exported photos are in:\n{folder}",
+        QMessageBox.StandardButton.Close,
+        parent,
+    )
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    copy = box.addButton("Copy path", QMessageBox.ButtonRole.ActionRole)
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(folder))
+    return box
+
+
 class BatchDialog(QDialog):
     """A folder batch, or with `files` the photos open in the window ("Export all open photos")."""
 
@@ -214,6 +245,7 @@ class BatchDialog(QDialog):
         fidelity: float | None = None,
         fidelity_enabled: bool = True,
         files: list[Path] | None = None,
+        whole: WholePhotoSettings | None = None,
     ) -> None:
         super().__init__(parent)
         self.files = [Path(path) for path in files] if files is not None else None
@@ -225,6 +257,7 @@ class BatchDialog(QDialog):
         self._input_dir: Path | None = None
         self._output_folder: Path | None = None
         self._time_left = TimeLeft()
+        self._run_whole = WholePhotoSettings()  # what the running (or last) batch makes of each photo
         self.report: BatchReport | None = None
 
         output_dir = ""
@@ -264,6 +297,8 @@ class BatchDialog(QDialog):
             export = remembered_export_settings(SAVE_SETTINGS_KEY, ExportSettings())
         form.addRow("Target quality", self.quality_spin)
         form.addRow(self.fidelity_title, self.fidelity_spin)
+        self.whole_widget = WholePhotoWidget(whole)
+        form.addRow("Whole photo", self.whole_widget)
         self.export_widget = ExportSettingsWidget(export, show_folder=self.files is not None)
         if self.files is None:
             self.export_widget.suffix_edit.setPlaceholderText(f"(none: the photos' names; e.g. {DEFAULT_SUFFIX})")
@@ -289,6 +324,7 @@ class BatchDialog(QDialog):
         self.start_button = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_folder_button = self.buttons.addButton("Open output folder", QDialogButtonBox.ButtonRole.ActionRole)
         self.open_folder_button.setEnabled(False)
+        self.folder_message: QMessageBox | None = None  # says where the output is when no file manager opens it
         self.cancel_button = self.buttons.addButton("Close", QDialogButtonBox.ButtonRole.RejectRole)
         self.start_button.clicked.connect(self.start)
         self.open_folder_button.clicked.connect(self.open_output_folder)
@@ -332,9 +368,11 @@ class BatchDialog(QDialog):
         if job is None:
             return
         fidelity = "model default" if self.fidelity is None else f"{self.fidelity:.2f}"
+        whole = self._run_whole = self.whole_widget.settings()
         self.log.appendPlainText(
             f"Exporting at quality {self.quality_spin.value():.2f}"
             + (f", fidelity {fidelity}" if self.fidelity_spin.isEnabled() else "")
+            + (f"; whole photos {whole.describe()}" if whole.changes_photo else "")
         )
         self.table.setRowCount(0)
         self.progress_bar.setValue(0)
@@ -343,8 +381,9 @@ class BatchDialog(QDialog):
         self.open_folder_button.setEnabled(False)
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
-        self._worker = BatchWorker(self._restorer, job, self.quality_spin.value(), self.fidelity)
+        self._worker = BatchWorker(self._restorer, job, self.quality_spin.value(), self.fidelity, whole)
         self._worker.progress.connect(self._on_progress)
+        self._worker.tile_progress.connect(self._on_tile_progress)
         self._worker.item_done.connect(self._on_item)
         self._worker.redo_question.connect(self._on_redo_question)
         self._worker.error.connect(self._on_error)
@@ -421,9 +460,15 @@ class BatchDialog(QDialog):
             f"{done} of {total}" + (f" · {self._time_left.text(total - done)}" if done < total else "")
         )
 
+    def _on_tile_progress(self, done: int, total: int) -> None:
+        shown = self.time_label.text().split(" · tile ")[0]
+        self.time_label.setText(f"{shown} · tile {done} of {total}" if done < total else shown)
+
     def _on_item(self, item: BatchItem) -> None:
         self._time_left.photo_done(item.status)
         status = STATUS_TEXTS.get(item.status, item.status)
+        if item.status == NO_FACES and self._run_whole.changes_photo:
+            status = NO_FACES_WHOLE_PHOTO_TEXT
         if item.status == RESTORED:
             status += f" ({item.faces} face{'s' if item.faces != 1 else ''})"
         self._add_row(Path(item.source), status, item.message)
@@ -485,9 +530,11 @@ class BatchDialog(QDialog):
         return QUrl.fromLocalFile(str(self._output_folder)) if self._output_folder is not None else None
 
     def open_output_folder(self) -> None:
+        """Show the output folder in the file manager; where none can open it, say so and where the folder is."""
         url = self.output_folder_url()
-        if url is not None:
-            QDesktopServices.openUrl(url)
+        if url is not None and not QDesktopServices.openUrl(url):
+            self.folder_message = folder_not_opened_message(self, str(self._output_folder))
+            self.folder_message.open()
 
     def reject(self) -> None:
         if self.running:

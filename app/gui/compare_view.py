@@ -6,6 +6,8 @@
   it, so they always show the same region at the same zoom.
 - Modes: 'side_by_side'; 'split' (the before left of a vertical divider, the after right of it; drag the
   divider); 'before'; 'after'. Holding Space shows the before where the after is, in every mode.
+- While no photo is shown, the placeholder (what to do, or which photo is opening) is centred on the whole view.
+  The face boxes are drawn on the before unless `set_show_boxes(False)`.
 - Zoom: the wheel (about the cursor), `zoom_in`/`zoom_out` (stops of 25 %, 50 %, 100 %, 200 % …), `zoom_fit`
   (the default: it follows resizes until the user zooms), `zoom_actual` (1:1, one photo pixel on one screen
   pixel, also on high-DPI screens), `zoom_to_box`. Pan: drag with the left button (off the divider) or with the
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -29,6 +32,8 @@ from app.gui.view_state import WHEEL_STEP, ViewState
 
 MODES = ("side_by_side", "split", "before", "after")
 BEFORE_PLACEHOLDER = "Open photos (Ctrl+O) or drop them here"
+CAPTION_LINES = 3  # "Before"/"After" and up to two lines under it
+CAPTION_MARGIN = 6  # px between a caption's text and its edge
 AFTER_PLACEHOLDER = "The restored photo appears here"
 BACKGROUND = QColor(40, 40, 44)
 PLACEHOLDER_COLOUR = QColor(170, 170, 170)
@@ -107,6 +112,7 @@ class CompareView(QWidget):
         self._before: _Pyramid | None = None
         self._after: _Pyramid | None = None
         self._boxes: list[tuple[float, float, float, float]] = []
+        self._show_boxes = True
         self._mode = "side_by_side"
         self._divider = 0.5
         self._placeholder = BEFORE_PLACEHOLDER
@@ -137,7 +143,9 @@ class CompareView(QWidget):
         label = QLabel()
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)
-        label.setMinimumHeight(round(2 * label.fontMetrics().lineSpacing()) + 4)  # one or two lines: no jumps
+        label.setMinimumHeight(round(CAPTION_LINES * label.fontMetrics().lineSpacing()) + 4)  # no jumps
+        label.setContentsMargins(CAPTION_MARGIN, 0, CAPTION_MARGIN, 0)  # text never touches the window's edge
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps, never widens
         return label
 
     # ------------------------------------------------------------------ images and captions
@@ -154,10 +162,11 @@ class CompareView(QWidget):
         self._sync_image_size()
 
     def set_before_caption(self, detail: str) -> None:
-        self.before_label.setText(f"<b>Before</b><br>{detail}" if detail else "<b>Before</b>")
+        """The text under "Before" (plain text; a line break starts a new line)."""
+        self.before_label.setText(_caption_html("Before", detail))
 
     def set_after_caption(self, detail: str) -> None:
-        self.after_label.setText(f"<b>After</b><br>{detail}" if detail else "<b>After</b>")
+        self.after_label.setText(_caption_html("After", detail))
 
     @property
     def before_caption(self) -> str:
@@ -168,7 +177,7 @@ class CompareView(QWidget):
         return self.after_label.text()
 
     def set_placeholder(self, text: str) -> None:
-        """What the before side says while no photo is shown."""
+        """What the view says, in its middle, while no photo is shown."""
         self._placeholder = text
         self.canvas.update()
 
@@ -191,6 +200,15 @@ class CompareView(QWidget):
     @property
     def boxes(self) -> list[tuple[float, float, float, float]]:
         return list(self._boxes)
+
+    @property
+    def show_boxes(self) -> bool:
+        return self._show_boxes
+
+    def set_show_boxes(self, shown: bool) -> None:
+        """Draw the face boxes on the before, or not (the faces stay clickable)."""
+        self._show_boxes = bool(shown)
+        self.canvas.update()
 
     def _sync_image_size(self) -> None:
         shown = self._before or self._after
@@ -474,6 +492,14 @@ class CompareView(QWidget):
         canvas = self.canvas
         painter.fillRect(canvas.rect(), BACKGROUND)
         self._sync_viewport()
+        if self._before is None:  # nothing to compare yet: what to do, or what is opening, in the middle
+            painter.setPen(PLACEHOLDER_COLOUR)
+            margin = max(12, canvas.width() // 8)
+            painter.drawText(
+                QRectF(canvas.rect()).adjusted(margin, 12, -margin, -12),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
         for role, rect in self._viewports():
             painter.save()
             painter.setClipRect(rect)
@@ -492,14 +518,12 @@ class CompareView(QWidget):
 
     def _paint_viewport(self, painter: QPainter, role: str, rect: QRectF) -> None:
         shown_after = self._before if self._holding_before else self._after
+        if self._before is None:
+            return  # the placeholder is drawn across the whole view
         if role == "before" or (role == "split" and shown_after is None):
-            self._paint_image(painter, self._before, rect, self._placeholder, boxes=True)
+            self._paint_image(painter, self._before, rect, "", boxes=True)
         elif role == "after":
-            self._paint_image(
-                painter, shown_after, rect, AFTER_PLACEHOLDER if self._before is not None else "", boxes=False
-            )
-        elif self._before is None:  # split without a photo
-            self._paint_image(painter, None, rect, self._placeholder, boxes=False)
+            self._paint_image(painter, shown_after, rect, AFTER_PLACEHOLDER, boxes=False)
         else:  # split: before | after
             x = round(self._divider * rect.width())
             painter.save()
@@ -539,7 +563,7 @@ class CompareView(QWidget):
         painter.drawPixmap(
             QRectF(tx0, ty0, tx1 - tx0, ty1 - ty0), pixmap, QRectF(x0 * kx, y0 * ky, (x1 - x0) * kx, (y1 - y0) * ky)
         )
-        if boxes and self._boxes:
+        if boxes and self._show_boxes and self._boxes:
             pen = QPen(BOX_COLOUR, 2)
             pen.setCosmetic(True)
             painter.setPen(pen)
@@ -627,3 +651,9 @@ class CompareView(QWidget):
             painter.setPen(pen)
             painter.setBrush(QColor(60, 220, 120, 40))
             painter.drawRect(QRectF(canvas.press_pos, canvas.last_pos).normalized())
+
+
+def _caption_html(title: str, detail: str) -> str:
+    """A caption: the title in bold, then `detail` (plain text, its line breaks kept)."""
+    lines = [f"<b>{html.escape(title)}</b>", *(html.escape(line) for line in detail.splitlines())]
+    return "<br>".join(lines)

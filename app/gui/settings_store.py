@@ -1,5 +1,6 @@
 """What the app remembers between runs, in one place: window geometry and splitters, slider values, the chosen
-model, recent files, the folders last used, and small JSON values (export settings).
+model, the output scale and background enhancement, whether face boxes are shown, whether the first-run note was
+shown, recent files, the folders last used, and small JSON values (export settings).
 
 Every read checks what it gets (a hand-edited or stale file never breaks the app: a bad value reads as absent),
 and paths that no longer exist are dropped. All of it goes through `open_settings()`, an INI file in the
@@ -16,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from app import APP_NAME
+from app.errors import StudioError
+from app.upscaling.background import WholePhotoSettings
 
 MAX_RECENT_FILES = 10
 
@@ -28,13 +31,25 @@ _SPLITTER = "window/splitter/{}"
 _QUALITY = "sliders/quality"
 _SECOND_SLIDER = "sliders/second/{}"  # per architecture: fidelity (IQPFR, CodeFormer) or strength (GFPGAN …)
 _MODEL = "restorer/model"
+_WHOLE_PHOTO = "output/whole_photo"  # output scale and background enhancement
 _RECENT = "files/recent"
+_FACE_BOXES = "view/face_boxes"
+_MODELS_NOTE = "intro/public_models_note_shown"
 _FOLDER = "folders/{}"
 
 
 def open_settings() -> QSettings:
     """The one QSettings object the app reads and writes (an INI file in the per-user config folder)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
+
+
+def _bool(value: object, default: bool) -> bool:
+    """A stored yes/no (INI files hold 'true'/'false'), or `default` for anything else."""
+    if value in (True, "true"):
+        return True
+    if value in (False, "false"):
+        return False
+    return default
 
 
 def _unit_float(value: object) -> float | None:
@@ -95,6 +110,17 @@ class SettingsStore:
     def set_second_slider(self, architecture: str, value: float) -> None:
         self._settings.setValue(_SECOND_SLIDER.format(architecture), float(value))
 
+    def whole_photo(self) -> WholePhotoSettings | None:
+        """The output scale and background enhancement chosen last time, or None."""
+        value = self.json_value(_WHOLE_PHOTO)
+        try:
+            return WholePhotoSettings(**value) if isinstance(value, dict) else None
+        except (StudioError, TypeError):
+            return None
+
+    def set_whole_photo(self, settings: WholePhotoSettings) -> None:
+        self.set_json_value(_WHOLE_PHOTO, {"upscale": settings.upscale, "background": settings.background})
+
     def model(self) -> str | None:
         """The restorer chosen last time (a name; whether it is still installed is the model picker's to say)."""
         value = self._settings.value(_MODEL)
@@ -102,6 +128,21 @@ class SettingsStore:
 
     def set_model(self, name: str) -> None:
         self._settings.setValue(_MODEL, name)
+
+    # ------------------------------------------------------------------ view and first run
+    def face_boxes_shown(self) -> bool:
+        """Whether the face boxes are drawn on the before (yes until the user hides them)."""
+        return _bool(self._settings.value(_FACE_BOXES), True)
+
+    def set_face_boxes_shown(self, shown: bool) -> None:
+        self._settings.setValue(_FACE_BOXES, bool(shown))
+
+    def public_models_note_shown(self) -> bool:
+        """Whether the note about the public face models was shown (it is shown on the first run only)."""
+        return _bool(self._settings.value(_MODELS_NOTE), False)
+
+    def set_public_models_note_shown(self) -> None:
+        self._settings.setValue(_MODELS_NOTE, True)
 
     # ------------------------------------------------------------------ files and folders
     def recent_files(self) -> list[Path]:

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.errors import FaceNotFoundError, StudioError, failure_message
+from app.face_scores import mean_score, photo_face_scores, restored_face_scores, score_face
 from app.model import ModelInfo
 from app.photo_io import load_photo, to_rgb8
 from app.pipeline import (
@@ -48,6 +49,9 @@ from app.session import (
     scaled_box,
 )
 
+if TYPE_CHECKING:
+    from app.gui.background_worker import PreviewBackgroundReady
+
 log = logging.getLogger(__name__)
 
 
@@ -71,15 +75,6 @@ class SharedRestorer:
         with self._lock:
             self._factory, self._instance = factory, None
             self.generation += 1
-
-
-def mean_score(scores: list[QualityScore]) -> QualityScore | None:
-    """The mean of some faces' scores (for the captions); None for no faces."""
-    if not scores:
-        return None
-    return QualityScore(
-        scores[0].metric, float(np.mean([s.raw for s in scores])), float(np.mean([s.normalized for s in scores]))
-    )
 
 
 @dataclass
@@ -147,6 +142,7 @@ class RestoreWorker(QObject):
         self._current_shown: PhotoPrepared | None = None  # what was sent to the window about `_current`
         self._last: LastRestoration | None = None
         self._announced = -1  # the SharedRestorer generation whose model was announced
+        self._background: PreviewBackgroundReady | None = None  # the preview's background at the output scale
 
     def _model(self) -> FaceRestorer:
         from app.device import describe_device
@@ -189,6 +185,12 @@ class RestoreWorker(QObject):
         if not self._session.open_wanted(request_id):
             raise Stopped
 
+    @Slot(object)
+    def set_preview_background(self, background: PreviewBackgroundReady | None) -> None:
+        """The background the open photo's faces are pasted into from now on (the photo at the output scale,
+        enhanced, at the preview's size); None: the photo itself. Used only for the photo it was made from."""
+        self._background = background
+
     @Slot(int, str, float, object, object, object)
     def open_photo(
         self,
@@ -221,7 +223,7 @@ class RestoreWorker(QObject):
             prepare_seconds = time.perf_counter() - started
             self._check_wanted(request_id)
             crops = [face.aligned.image for face in prepared.faces]
-            scores = scorer.score_many(crops)
+            scores = photo_face_scores(scorer, prepared)
             before = mean_score(scores) if crops else scorer.score(photo.rgb8())
             preview, scale = preview_pixels(prepared, self._preview_pixels)
             self._current, self._current_name = prepared, Path(path).name
@@ -286,7 +288,7 @@ class RestoreWorker(QObject):
             added = restorer.add_face(self._current, shown.photo_box(box))
             self._check_wanted(request_id)
             face = added.faces[-1]
-            scores = [*shown.face_scores, *scorer.score_many([face.aligned.image])]
+            scores = [*shown.face_scores, score_face(scorer, added.photo.rgb8(), face.detection.landmarks)]
             self._current, self._current_shown = (
                 added,
                 replace(
@@ -312,12 +314,15 @@ class RestoreWorker(QObject):
     def _restore(
         self, request_id: int, quality: float, fidelity: float | None, include: Collection[int] | None
     ) -> None:
+        """Restore the open photo and send the result (`restored`) as soon as it is pasted; a new restoration is sent
+        again with its faces' scores once they are measured (so measuring never delays the picture)."""
         restorer, scorer = self._setup()
         prepared = self._current
         if prepared is None:
             raise Stopped  # nothing open
         started = time.perf_counter()
         last = self._last
+        scores: list[QualityScore] | None
         if last is not None and last.matches(restorer, prepared, quality, fidelity):
             faces, scores = last.faces, last.scores  # only the included faces changed: paste them again
         else:
@@ -326,29 +331,38 @@ class RestoreWorker(QObject):
             faces = restorer.restore_faces(
                 prepared, quality, should_stop=self._session.stop_check(request_id), **setting
             )
-            if not self._session.settings_wanted(request_id):
-                raise Stopped  # superseded or closing: no scoring
-            scores = scorer.score_many(faces.faces)
-            self._last = LastRestoration(restorer, prepared, faces, scores)
+            scores = None  # measured after the picture is sent
         included = None if include is None else frozenset(include)
-        preview = compose(prepared, faces.faces, included, self._preview_pixels)
+        background = self._background
+        if background is not None and background.path == prepared.photo.source_path:
+            preview = compose(prepared, faces.faces, included, background=background.pixels)
+        else:
+            preview = compose(prepared, faces.faces, included, self._preview_pixels)
         if not self._session.settings_wanted(request_id):
             raise Stopped  # superseded or closing
         pasted = [index for index in range(len(faces.faces)) if is_included(index, included)]
-        after = mean_score([scores[index] for index in pasted])
+        result = PhotoRestored(
+            request_id,
+            quality,
+            faces.fidelity,
+            to_rgb8(preview),
+            mean_score([scores[index] for index in pasted]) if scores is not None else None,
+            len(pasted),
+            time.perf_counter() - started,
+            faces.strength,
+            prepared,
+            faces,
+            included,
+            scores if scores is not None else [],
+        )
+        self.restored.emit(result)
+        if scores is not None:
+            return
+        # as pasted back, as saved; a newer request stops the measuring between faces
+        scores = restored_face_scores(scorer, prepared, faces.faces, self._session.stop_check(request_id))
+        self._last = LastRestoration(restorer, prepared, faces, scores)
+        if not self._session.settings_wanted(request_id):
+            raise Stopped  # superseded or closing: its scores are not shown
         self.restored.emit(
-            PhotoRestored(
-                request_id,
-                quality,
-                faces.fidelity,
-                to_rgb8(preview),
-                after,
-                len(pasted),
-                time.perf_counter() - started,
-                faces.strength,
-                prepared,
-                faces,
-                included,
-                scores,
-            )
+            replace(result, after_score=mean_score([scores[index] for index in pasted]), face_scores=scores)
         )

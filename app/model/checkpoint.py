@@ -36,9 +36,13 @@ class ModelInfo:
         return f"IQPFR weights {Path(self.source).name} (stage {self.metadata.get('stage', '?')})"
 
     def describe(self) -> str:
-        if not self.trained:
-            return f"{self.name()}: output is not a real restoration"
-        return f"{self.name()}: {self.note}" if self.note else self.name()
+        """The name and, when there is one, the caveat: 'NAME: CAVEAT'."""
+        return f"{self.name()}: {self.caveat}" if self.caveat else self.name()
+
+    @property
+    def caveat(self) -> str:
+        """What a user must know about this model's output ('' when nothing): untrained, or the stored note."""
+        return "output is not a real restoration" if not self.trained else self.note
 
     @property
     def default_fidelity(self) -> float:

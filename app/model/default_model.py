@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from app.model.checkpoint import ModelInfo, load_checkpoint, read_weights
+from app.model.checkpoint import ModelInfo, load_checkpoint
 from app.model.config import IQPFRConfig
 from app.model.iqpfr import IQPFR
 from app.paths import find_model_file
@@ -25,16 +25,6 @@ def untrained_model(cfg: IQPFRConfig | None = None, seed: int = UNTRAINED_SEED) 
     finally:
         torch.random.set_rng_state(generator_state)
     return model, ModelInfo(f"random weights, seed {seed}", trained=False)
-
-
-def default_face_size() -> int:
-    """The face size of the model the app runs when none is named: the default weights file's (read, not built),
-    else the untrained model's."""
-    found = find_model_file(DEFAULT_WEIGHTS_FILE)
-    config = read_weights(found).get("config") if found is not None else None
-    if isinstance(config, dict) and "image_size" in config:
-        return int(config["image_size"])
-    return IQPFRConfig().image_size
 
 
 def load_model(weights: str | None = None, device: str | torch.device = "cpu") -> tuple[IQPFR, ModelInfo]:

@@ -21,6 +21,11 @@ class CatalogueEntry:
     commercial_use: bool
     description: str
 
+    @property
+    def title(self) -> str:
+        """'GFPGAN v1.4 face restorer': the description up to its first comma."""
+        return self.description.split(",")[0]
+
     def matches(self, size: int, sha256: str) -> bool:
         return size == self.size and sha256.lower().startswith(self.sha256_prefix)
 
