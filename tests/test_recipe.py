@@ -145,7 +145,7 @@ def test_the_recipe_trains_from_a_pack_and_writes_float16_weights_the_app_runs(p
 
     record = json.loads((out / RECIPE_LOG).read_text())
     names = [stage.name for stage in load_recipe(GPU_RECIPE).stages]
-    assert [s["name"] for s in record["stages"]] == names == ["faithful", "faithful-identity"]
+    assert [s["name"] for s in record["stages"]] == names == ["faithful", "faithful-identity", "faithful-gentle"]
     assert all(s["status"] == "done" and s["iterations"] == 2 and s["samples"] == 4 for s in record["stages"])
     assert np.isfinite(record["stages"][-1]["last"]["identity"])  # the face network's loss trained the last stage
     assert record["pack"]["train_faces"] == read_pack(packed[0]).meta["train_faces"]
@@ -164,7 +164,7 @@ def test_the_recipe_trains_from_a_pack_and_writes_float16_weights_the_app_runs(p
         assert value.dtype == reference.dtype, name  # float16 on disk, float32 in the app
         assert torch.equal(value, reference.half().to(reference.dtype) if value.is_floating_point() else reference)
     # each stage fine-tuned the one before, from the start weights: the gate of part F, then its bands
-    assert info.trained and info.metadata["finetune_iterations"] == [2, 2]
+    assert info.trained and info.metadata["finetune_iterations"] == [2, 2, 2]
     assert model.cfg.input_gate and model.cfg.input_gate_bands == (1.0, 3.0) and model.cfg.image_size == 32
     assert [s["name"] for s in info.metadata["recipe"]["stages"]] == names
 
