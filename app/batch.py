@@ -45,8 +45,8 @@ from app.fileutil import (
 from app.folder_lock import FolderLock
 from app.photo_io import SUPPORTED_SUFFIXES, load_photo
 from app.pipeline import DEFAULT_QUALITY, DEFAULT_STRENGTH, FaceRestorer, Stopped, check_fidelity, check_strength
-from app.upscaling.background import WholePhotoSettings
 from app.upscaling.tiles import TileProgress
+from app.upscaling.whole_photo import WholePhotoSettings
 
 REPORT_NAME = "iqpfr-batch-report.json"
 RESTORED, NO_FACES, ALREADY_DONE, FAILED = "restored", "no_faces", "already_done", "failed"

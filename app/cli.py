@@ -8,14 +8,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Only light modules here: `iqpfr --help`, `iqpfr models list` and argument errors must answer without loading
+# torch, OpenCV or the pipeline; the commands import what they need (tests/test_cli_startup.py checks it).
 from app import __version__
 from app.cli_training import add_training_parsers, run_pack_faces, run_train_recipe
 from app.errors import PhotoTooSmallError, StudioError, failure_message, printable
 from app.logging_setup import install_exception_hooks, setup_logging
-from app.pipeline import DEFAULT_QUALITY
+from app.restore_defaults import DEFAULT_QUALITY
 from app.restorer_options import MODEL_HELP, restorer_options
 from app.training.config import STAGE_NAMES
-from app.upscaling.background import BACKGROUNDS, NO_BACKGROUND, SCALES, WholePhotoSettings
+from app.upscaling.whole_photo import BACKGROUNDS, NO_BACKGROUND, SCALES, WholePhotoSettings
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -34,7 +34,7 @@ def _count(text: str) -> int:
 
 
 def add_training_parsers(commands) -> None:
-    from app.training.face_pack import DEFAULT_JPEG_QUALITY
+    from app.training.config import DEFAULT_PACK_JPEG_QUALITY
 
     pack = commands.add_parser(
         "pack-faces",
@@ -49,7 +49,7 @@ def add_training_parsers(commands) -> None:
     )
     pack.add_argument("--size", type=_positive, default=128, help="face size in pixels (default %(default)s)")
     pack.add_argument(
-        "--jpeg-quality", type=_positive, default=DEFAULT_JPEG_QUALITY, help="1-100 (default %(default)s)"
+        "--jpeg-quality", type=_positive, default=DEFAULT_PACK_JPEG_QUALITY, help="1-100 (default %(default)s)"
     )
 
     recipe = commands.add_parser(

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.errors import ImageSaveError, StudioError, printable
 from app.fileutil import Originals
-from app.photo_io import SUPPORTED_SUFFIXES, Photo, save_photo
+
+if TYPE_CHECKING:  # app.photo_io loads OpenCV and NumPy: imported where a photo is named or written, so that
+    from app.photo_io import Photo  # the command line offers these settings without them
 
 SAME = "same"
 FORMATS = (SAME, "jpeg", "png", "tiff", "webp")
@@ -112,6 +115,8 @@ def check_suffix(suffix: object) -> str:
 
 def output_extension(source: Path, settings: ExportSettings) -> str:
     """The output's extension: the source's own (spelling kept) for 'same', else the format's."""
+    from app.photo_io import SUPPORTED_SUFFIXES
+
     if settings.format != SAME:
         return _EXTENSIONS[settings.format]
     if source.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -123,6 +128,8 @@ def output_extension(source: Path, settings: ExportSettings) -> str:
 
 def output_format(source: Path, settings: ExportSettings) -> str:
     """'JPEG', 'PNG', 'TIFF' or 'WEBP': what the output of `source` is written as."""
+    from app.photo_io import SUPPORTED_SUFFIXES
+
     return SUPPORTED_SUFFIXES[output_extension(source, settings).lower()]
 
 
@@ -155,6 +162,8 @@ def name_output(source: str | os.PathLike, settings: ExportSettings, relative: s
 
 def export_photo(photo: Photo, target: str | os.PathLike, settings: ExportSettings, overwrite: bool = False) -> Path:
     """Write `photo` to `target` (from `output_path`) with the settings' JPEG quality and metadata choice."""
+    from app.photo_io import save_photo
+
     return save_photo(
         photo, target, overwrite=overwrite, jpeg_quality=settings.jpeg_quality, keep_metadata=settings.keep_metadata
     )

@@ -44,11 +44,12 @@ from app.faces import (
 )
 from app.model import IQPFR, ModelInfo
 from app.photo_io import Photo
+from app.restore_defaults import DEFAULT_QUALITY
 from app.restorers import DEFAULT_STRENGTH, FaceNetwork, IQPFRNetwork, RestorerDescriptor, load_network
-from app.upscaling.background import BackgroundEnhancer, WholePhotoSettings, resize_plain
+from app.upscaling.background import BackgroundEnhancer, resize_plain
 from app.upscaling.tiles import TileProgress
+from app.upscaling.whole_photo import WholePhotoSettings
 
-DEFAULT_QUALITY = 0.9
 FACE_CHUNK = 4  # faces that go through the restorer together (per face, a larger batch is no faster on a CPU)
 CACHED_FACES = 8  # faces whose restorer input and per-photo work are kept between slider moves (IQPFR: 3.9 MB each)
 SAME_FACE_OVERLAP = 0.5  # a face added by hand that overlaps a found one this much (IoU) is that face

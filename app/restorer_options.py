@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.faces import DETECTOR_NAMES
+from app.faces.detector_names import DETECTOR_NAMES
 
 MODEL_HELP = (
     "face restorer: iqpfr (default), an installed public model (gfpgan-1.4, gfpgan-1.3, restoreformer, "

@@ -37,6 +37,15 @@ photo of 1, 36 and 100 faces, made by tiling a real one-face photo into the same
 there is no face, so only the number of faces changes), and `iqpfr restore` of a 50 MP photo with two
 2,000-3,000 px faces (the 2-face photo upscaled). The target: memory flat in the number of faces, within
 MEMORY_PER_FACE_TARGET_MB per face from 1 to 100 faces.
+
+    .venv/bin/python scripts/benchmark.py --cli [--photo FILE] [--repeats R]
+
+times `iqpfr` commands in fresh processes (`python -m app.cli` of this checkout), each as a ratio to
+`python -c "import torch"` timed in the same run: `--help`, `models list` and an argument error (target
+≤ 0.2×; median of --repeats) and `restore` of the 2-face --photo with the shipped model (target
+≤ 2×; median of a fifth of --repeats, at least 1), and `iqpfr batch` of --batch-folder against what the
+window's Batch export runs on it (`app.batch.run_batch` with the restorer already loaded, in this process):
+target: the command's whole wall time (start-up included) ≤ 1.2× the export's.
 """
 
 from __future__ import annotations
@@ -57,8 +66,11 @@ from app.model import load_model, untrained_model
 
 SLIDER_TARGET_MS, PHOTO_TARGET_MS = 150.0, 1000.0
 MEMORY_PER_FACE_TARGET_MB = 2.0
+CLI_START_TARGET, CLI_RESTORE_TARGET = 0.2, 2.0  # × `python -c "import torch"` on the same machine, same run
+CLI_BATCH_TARGET = 1.2  # `iqpfr batch` wall ≤ this × the window's Batch export of the same folder (model loaded)
 MEMORY_FACE_COUNTS = (1, 36, 100)
 MEMORY_CANVAS_TILES = 10  # tiles per side of the many-face photo: room for 100 faces
+REPO = Path(__file__).resolve().parent.parent
 DATA_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
 ONE_FACE_PHOTO = DATA_TEST / "codeformer-inputs" / "whole_imgs" / "04.jpg"
 
@@ -124,6 +136,8 @@ def main() -> int:
         / "Blake_Lively.jpg",
     )
     parser.add_argument("--memory", action="store_true", help="measure peak memory instead (see above)")
+    parser.add_argument("--cli", action="store_true", help="time `iqpfr` commands against `import torch` (see above)")
+    parser.add_argument("--batch-folder", type=Path, default=DATA_TEST / "gfpgan-inputs" / "whole_imgs")
     parser.add_argument("--memory-child", nargs=2, metavar=("CASE", "PHOTO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -131,6 +145,8 @@ def main() -> int:
         return memory_child(args, args.memory_child[0], Path(args.memory_child[1]))
     if args.memory:
         return benchmark_memory(args)
+    if args.cli:
+        return benchmark_cli(args.photo, args.batch_folder, args.repeats)
     global clock
     clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
@@ -281,6 +297,67 @@ def many_faces_slider_move(restorer, faces: int = 36) -> None:
         f"  slider move on a {prepared.face_count}-face photo (encoder work kept for {CACHED_FACES} faces): "
         f"{kept_ms:.0f} ms; with every face's kept {all_ms:.0f} ms (× {kept_ms / all_ms:.2f})"
     )
+
+
+def benchmark_cli(photo: Path, batch_folder: Path, repeats: int) -> int:
+    """`iqpfr` commands' wall time in fresh processes, as ratios to `python -c "import torch"` (see above)."""
+    import subprocess
+    import tempfile
+
+    def median_wall(command: list[str], times: int, exit_code: int = 0) -> float:
+        walls = []
+        for _ in range(times):
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
+            walls.append(time.perf_counter() - start)
+            if done.returncode != exit_code:
+                raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+        return statistics.median(walls)
+
+    iqpfr = [sys.executable, "-m", "app.cli"]
+    torch_import = median_wall([sys.executable, "-c", "import torch"], repeats)
+    print(f'`python -c "import torch"`: {torch_import:.2f} s wall (median of {repeats}); iqpfr = python -m app.cli')
+    met = True
+
+    def row(label: str, seconds: float, target: float) -> None:
+        nonlocal met
+        ratio = seconds / torch_import
+        met = met and ratio <= target
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"  {label:<44} {seconds:6.2f} s  {ratio:5.2f}× import torch  ({verdict} the ≤ {target:g}× target)")
+
+    row("iqpfr --help", median_wall([*iqpfr, "--help"], repeats), CLI_START_TARGET)
+    row("iqpfr models list", median_wall([*iqpfr, "models", "list"], repeats), CLI_START_TARGET)
+    row("iqpfr restore (argument error)", median_wall([*iqpfr, "restore"], repeats, exit_code=2), CLI_START_TARGET)
+    with tempfile.TemporaryDirectory() as folder:
+        restore = [*iqpfr, "restore", str(photo), str(Path(folder) / photo.name), "--overwrite"]
+        row(f"iqpfr restore {photo.name}", median_wall(restore, max(1, repeats // 5)), CLI_RESTORE_TARGET)
+        batch = [*iqpfr, "batch", str(batch_folder), str(Path(folder) / "cli"), "--no-progress", "--overwrite"]
+        command_wall = median_wall(batch, max(1, repeats // 5))
+        export_wall, report = window_batch_export(batch_folder, Path(folder) / "window", max(1, repeats // 5))
+    ratio = command_wall / export_wall
+    met = met and ratio <= CLI_BATCH_TARGET
+    print(
+        f"  iqpfr batch {batch_folder.name} ({report.summary()}): {command_wall:.2f} s; the window's Batch export "
+        f"{export_wall:.2f} s: {ratio:.2f}× ({'meets' if ratio <= CLI_BATCH_TARGET else 'MISSES'} the ≤ "
+        f"{CLI_BATCH_TARGET:g}× target)"
+    )
+    return 0 if met else 1
+
+
+def window_batch_export(folder: Path, output: Path, times: int):
+    """Median wall time of `run_batch` on `folder` with a restorer loaded beforehand, as the window's Batch export
+    runs it (the window has its model loaded when a batch starts), and the last report."""
+    from app.batch import run_batch
+    from app.pipeline import FaceRestorer
+
+    restorer = FaceRestorer.create(None, "mtcnn", "auto")
+    walls = []
+    for _ in range(times):
+        start = time.perf_counter()
+        report = run_batch(restorer, folder, output, 0.9, True, lambda *_: None)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls), report
 
 
 def benchmark_memory(args: argparse.Namespace) -> int:

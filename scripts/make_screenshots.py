@@ -162,7 +162,7 @@ def main() -> int:
         menu.close()
 
     def open_old_print() -> None:
-        from app.upscaling.background import WholePhotoSettings
+        from app.upscaling.whole_photo import WholePhotoSettings
 
         trigger("Side by side")
         window.compare.zoom_fit()

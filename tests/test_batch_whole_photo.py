@@ -11,7 +11,7 @@ from app.batch import ALREADY_DONE, NO_FACES, OTHER_SETTINGS, REPORT_NAME, RESTO
 from app.cli import EXIT_OK, main
 from app.errors import Stopped
 from app.export_settings import ExportSettings
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 from batch_fakes import FakeRestorer
 
 TWICE = WholePhotoSettings(2, "realesrgan")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QPushButton
 
 from app.gui.export_dialog import ExportDialog
 from app.gui.settings_store import SettingsStore
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 from test_gui import WAIT_MS, close_window, open_window
 
 

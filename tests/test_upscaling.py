@@ -16,11 +16,12 @@ from PIL import Image
 
 from app.errors import CheckpointError, Stopped, StudioError, WeightsMissingError
 from app.upscaling import weights
-from app.upscaling.background import BackgroundEnhancer, WholePhotoSettings
+from app.upscaling.background import BackgroundEnhancer
 from app.upscaling.convert import check_against_graph, rrdbnet_state_dict
 from app.upscaling.ncnn_format import load_ncnn_model, parse_param
 from app.upscaling.runtime import NcnnRuntime, TorchRuntime, build_rrdbnet
 from app.upscaling.tiles import tile_grid, upscale_tiled
+from app.upscaling.whole_photo import WholePhotoSettings
 from ncnn_writer import FP16_TAG, random_rrdbnet_state, write_ncnn_rrdbnet
 
 BLOCKS = 1

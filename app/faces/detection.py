@@ -14,28 +14,15 @@ import cv2
 import numpy as np
 import torch
 
-from app.downloads import WeightSource, ensure_weights
+from app.downloads import ensure_weights
 from app.errors import CheckpointError, PhotoTooSmallError
+from app.faces.detector_names import DETECTOR_NAMES, RETINAFACE_WEIGHTS
 
 MAX_DETECTION_SIDE = 1600  # larger photos are downscaled for detection only
 MIN_FACE_SIZE = 24  # px in the original photo; smaller faces are ignored
 # Candidate boxes MTCNN's second and third networks take at once. facenet-pytorch takes 512, whose activations
 # (about 250 MB in the third network) a photo reaches with a few dozen faces, so memory grew with the faces.
 MTCNN_CANDIDATE_BATCH = 32
-
-RETINAFACE_WEIGHTS = {
-    "retinaface": WeightSource(
-        "detection_Resnet50_Final.pth",
-        "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth",
-        description="RetinaFace (ResNet-50) face-detector weights",
-    ),
-    "retinaface-mobile": WeightSource(
-        "detection_mobilenet0.25_Final.pth",
-        "https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_mobilenet0.25_Final.pth",
-        description="RetinaFace (MobileNet 0.25) face-detector weights",
-    ),
-}
-DETECTOR_NAMES = ("mtcnn", *RETINAFACE_WEIGHTS)
 
 
 @dataclass(frozen=True)

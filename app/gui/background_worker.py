@@ -23,7 +23,7 @@ from app.export_settings import ExportSettings, export_photo
 from app.gui.worker import SharedRestorer
 from app.photo_io import load_photo
 from app.session import EditingSession, PhotoRestored
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 
 log = logging.getLogger(__name__)
 PREVIEW_NETWORK_PIXELS = {"cpu": 120_000, "cuda": 2_000_000}  # the small copy the preview is enhanced from

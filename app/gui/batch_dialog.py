@@ -72,7 +72,7 @@ from app.gui.export_dialog import (
 from app.gui.threads import finish_worker_thread, start_worker_thread
 from app.gui.whole_photo_widget import WholePhotoWidget
 from app.gui.worker import SharedRestorer
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 
 FIDELITY_STEP = 0.05
 STATUS_TEXTS = {

@@ -26,7 +26,7 @@ from app.model import IQPFRConfig
 from app.model.checkpoint import DEFAULT_FIDELITY
 from app.model.transformer import quality_to_bin
 from app.pipeline import DEFAULT_QUALITY
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 
 DEFAULT_QUALITY_BINS = IQPFRConfig().quality_bins  # until the model says how many it has
 SECOND_SLIDER_STEPS = 100

@@ -43,7 +43,7 @@ from app.pipeline import DEFAULT_PREVIEW_PIXELS
 from app.quality import QualityScore
 from app.restorers.store import IQPFR_NAME
 from app.session import EditingSession, Failure, PhotoPrepared, PhotoRestored
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 
 SLIDER_DEBOUNCE_MS = 120
 IDLE_THREAD_STOP_MS = 500  # how long closing waits at once for an idle worker thread before waiting without blocking

@@ -18,7 +18,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from app import APP_NAME
 from app.errors import StudioError
-from app.upscaling.background import WholePhotoSettings
+from app.upscaling.whole_photo import WholePhotoSettings
 
 MAX_RECENT_FILES = 10
 

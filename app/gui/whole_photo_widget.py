@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QWidget
 
-from app.upscaling.background import NO_BACKGROUND, REALESRGAN, SCALES, WholePhotoSettings
+from app.upscaling.whole_photo import NO_BACKGROUND, REALESRGAN, SCALES, WholePhotoSettings
 
 UPSCALE_TOOLTIP = (
     "Size of the result: 1, 2 or 4 times the photo's. The faces are restored as always and pasted at that size; "

@@ -11,6 +11,7 @@ from app.errors import TrainingSetupError
 from app.paths import install_root
 
 STAGE_NAMES = ("codebook", "transformer", "quality")  # in training order; app/training/stages.py runs them
+DEFAULT_PACK_JPEG_QUALITY = 95  # the faces in a face pack (app/training/face_pack.py)
 
 
 @dataclass

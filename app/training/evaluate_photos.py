@@ -34,7 +34,8 @@ from app.photo_io import Photo, load_photo, to_rgb8
 from app.pipeline import FaceRestorer
 from app.quality import QualityScorer
 from app.training.evaluate import classical_baseline, write_contact_sheet
-from app.upscaling.background import REALESRGAN, WholePhotoSettings, resize_plain
+from app.upscaling.background import resize_plain
+from app.upscaling.whole_photo import REALESRGAN, WholePhotoSettings
 
 SCALE = 2
 PUBLIC_DOMAIN_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket")  # scikit-image's bundled data

@@ -25,7 +25,6 @@ from app.training.data import ScoredFaces, load_face
 
 PACK_FORMAT = "iqpfr-face-pack"
 PACK_VERSION = 1
-DEFAULT_JPEG_QUALITY = 95
 
 
 @dataclass
