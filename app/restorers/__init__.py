@@ -4,9 +4,10 @@
 means); `FaceNetwork` is what the pipeline calls; `load_network` turns `--model NAME|FILE` into one.
 """
 
-from app.restorers.choose import load_network, load_network_file
+from app.restorers.choose import load_network
 from app.restorers.descriptor import DEFAULT_STRENGTH, RestorerDescriptor, Slider
 from app.restorers.iqpfr_network import IQPFRNetwork
+from app.restorers.loading import load_network_file
 from app.restorers.network import FaceNetwork, NetworkOutput
 
 __all__ = [
