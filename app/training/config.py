@@ -12,7 +12,7 @@ from app.paths import install_root
 
 STAGE_NAMES = ("codebook", "transformer", "quality")  # in training order; app/training/stages.py runs them
 
-_RECONSTRUCTION = ("l1", "edge", "ssim", "frequency")  # stage_codebook.reconstruction_losses' terms
+_RECONSTRUCTION = ("l1", "edge", "ssim", "frequency")  # objectives.reconstruction_losses' terms
 _CODES_AND_IMAGE = ("feature", "ce", "image", *_RECONSTRUCTION)
 _DEGRADED_FACES = ("mild_fraction", "light_fraction", "clean_fraction", "fidelity_full", "fidelity_zero")
 
