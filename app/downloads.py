@@ -30,8 +30,9 @@ class WeightSource:
 
     file_name: str
     url: str
-    sha256: str | None = None
+    sha256: str | None = None  # a download that does not match is discarded
     description: str = ""
+    size: int | None = None  # bytes; checked against Content-Length before the transfer and after it
 
 
 def sha256_of(path: Path) -> str:
@@ -196,7 +197,7 @@ def ensure_weights(source: WeightSource, allow_download: bool = True) -> Path:
             f"{source.description or source.file_name} is not on this machine and downloads are off. "
             f"{_where_to_put(source.file_name)}"
         )
-    return download_file(source.url, user_models_dir() / source.file_name, source.sha256)
+    return download_file(source.url, user_models_dir() / source.file_name, source.sha256, size=source.size)
 
 
 def _where_to_put(file_name: str) -> str:

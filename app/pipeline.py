@@ -269,7 +269,6 @@ class FaceRestorer:
         prepared: PreparedPhoto,
         quality: float = DEFAULT_QUALITY,
         fidelity: float | None = None,
-        hq_weight: float | None = None,
         strength: float | None = None,
         should_stop: StopCheck | None = None,
     ) -> RestoredFaces:
@@ -286,7 +285,7 @@ class FaceRestorer:
         for chunk in prepared.chunks:
             if should_stop is not None and should_stop():
                 raise Stopped
-            faces, common, hq = self._restore_chunk(prepared, chunk, quality, fidelity, hq_weight, strength)
+            faces, common, hq = self._restore_chunk(prepared, chunk, quality, fidelity, strength)
             restored_faces += faces
             common_indices.append(common)
             hq_indices.append(hq)
@@ -299,7 +298,6 @@ class FaceRestorer:
         chunk: PreparedChunk,
         quality: float,
         fidelity: float,
-        hq_weight: float | None,
         strength: float | None,
     ) -> tuple[list[np.ndarray], torch.Tensor | None, torch.Tensor | None]:
         """One chunk's faces restored (uint8 images) and their code indices; its tensors go when it returns."""
@@ -308,7 +306,7 @@ class FaceRestorer:
             if chunk.inputs is not None  # (= chunk.cached)
             else self._encode(prepared.faces[chunk.start : chunk.stop])
         )
-        result = self.network.restore(encoded, inputs, quality, fidelity, hq_weight)
+        result = self.network.restore(encoded, inputs, quality, fidelity)
         image = result.image
         if strength is not None:
             image = inputs + strength * (image - inputs)
@@ -319,7 +317,6 @@ class FaceRestorer:
         prepared: PreparedPhoto,
         quality: float = DEFAULT_QUALITY,
         fidelity: float | None = None,
-        hq_weight: float | None = None,
         strength: float | None = None,
         include: Collection[int] | None = None,
         whole: WholePhotoSettings | None = None,
@@ -328,7 +325,7 @@ class FaceRestorer:
     ) -> RestoredPhoto:
         """Every face restored and the included ones (default: all) pasted into the full-resolution photo, at the
         scale and with the background `whole` asks for (default: the photo as it is)."""
-        faces = self.restore_faces(prepared, quality, fidelity, hq_weight, strength, should_stop)
+        faces = self.restore_faces(prepared, quality, fidelity, strength, should_stop)
         base = self.output_photo(prepared.photo, whole, progress, should_stop)
         return faces.photo(prepared, include, base)
 
@@ -337,7 +334,6 @@ class FaceRestorer:
         photo: Photo,
         quality: float = DEFAULT_QUALITY,
         fidelity: float | None = None,
-        hq_weight: float | None = None,
         strength: float | None = None,
         whole: WholePhotoSettings | None = None,
         progress: TileProgress | None = None,
@@ -347,7 +343,7 @@ class FaceRestorer:
         at the scale and with the background `whole` asks for."""
         prepared = self.prepare(photo, cached_faces=0)
         return self.restore_prepared(
-            prepared, quality, fidelity, hq_weight, strength, whole=whole, progress=progress, should_stop=should_stop
+            prepared, quality, fidelity, strength, whole=whole, progress=progress, should_stop=should_stop
         )
 
     def output_photo(

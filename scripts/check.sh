@@ -16,7 +16,7 @@ step "ruff check" "$BIN/ruff" check
 step "ruff format --check" "$BIN/ruff" format --check
 step "mypy" "$BIN/mypy"
 step "lint-imports" "$BIN/lint-imports"
-step "pytest" "$BIN/python" -m pytest "$@"
+step "pytest" "$BIN/python" -m pytest --durations=15 "$@"  # the total time and the 15 slowest tests
 if [ "${#FAILED[@]}" -gt 0 ]; then
     (IFS=","; echo "Failed: ${FAILED[*]}" >&2)
     exit 1

@@ -297,6 +297,7 @@ def test_output_without_write_permission_is_refused_before_any_photo(tmp_path, m
     assert restorer.seen == []
 
 
+@pytest.mark.slow
 def test_full_disk_is_refused_before_any_photo_and_reported_per_photo_during_one(tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
     _photo(folder / "a.png")

@@ -185,6 +185,7 @@ def test_batch_report_records_quality_and_fidelity(tmp_path, blake_photo_path, f
     assert "no fidelity path" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_batch_processes_folder_reports_failures_and_resumes(tmp_path, photo_folder, capsys):
     originals = _snapshot(photo_folder)
     out = tmp_path / "export"
@@ -225,6 +226,7 @@ def test_batch_refuses_output_equal_to_input(photo_folder, capsys):
     assert "must differ" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_batch_output_inside_input_is_not_reprocessed(photo_folder):
     out = photo_folder / "restored"
     assert main(["batch", str(photo_folder), str(out), "--no-progress"]) == EXIT_OK

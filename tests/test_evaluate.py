@@ -152,6 +152,7 @@ def _tiny_weights(path: Path, fidelity_scales: tuple, metadata: dict, seed: int)
     return save_checkpoint(model, path, trained=True, metadata=metadata)
 
 
+@pytest.mark.slow
 def test_evaluate_command_writes_all_rows_json_and_a_contact_sheet(tmp_path, capsys):
     from app.cli import main
 

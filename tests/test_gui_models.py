@@ -32,7 +32,7 @@ class InvertingNetwork(FaceNetwork):
     def encode(self, faces):
         return -faces
 
-    def restore(self, encoded, faces, quality, fidelity, hq_weight=None):
+    def restore(self, encoded, faces, quality, fidelity):
         return NetworkOutput(encoded)
 
 

@@ -1,7 +1,9 @@
 """Model downloads against a local HTTP server on 127.0.0.1 (never the internet): resume, truncation,
 wrong size or checksum, cancel, deadline, redirects; and the `iqpfr models` commands around them."""
 
+import dataclasses
 import hashlib
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.cli import EXIT_ERROR, EXIT_OK, main
-from app.downloads import download_file, partial_path
+from app.downloads import download_file, ensure_weights, partial_path
 from app.errors import DownloadCancelled, StudioError, WeightsMissingError
+from app.faces.detection import RETINAFACE_WEIGHTS
 from app.restorers import catalogue
 from app.restorers.catalogue import CatalogueEntry
 from app.restorers.store import download_model, installed_models, model_path
@@ -106,6 +109,27 @@ def test_wrong_checksum_or_size_discards_the_file(server, tmp_path, check):
     with pytest.raises(WeightsMissingError, match=r"checksum is wrong|not the expected"):
         download_file(server.url, target, **check)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a partial file to resume from
+
+
+@pytest.mark.parametrize("variant", sorted(RETINAFACE_WEIGHTS))
+def test_a_retinaface_download_that_is_not_the_known_file_is_discarded(
+    server, isolated_model_dirs, monkeypatch, variant
+):
+    monkeypatch.setenv("IQPFR_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    known = RETINAFACE_WEIGHTS[variant]
+    assert known.size and known.sha256 and len(known.sha256) == 64
+    served = dataclasses.replace(known, url=server.url)
+    with pytest.raises(WeightsMissingError, match="not the expected"):  # another size: refused before the transfer
+        ensure_weights(served)
+    assert list(isolated_model_dirs.iterdir()) == []
+    if known.size < 10_000_000:  # the size of the known file, other bytes: refused by the checksum, then deleted
+        with monkeypatch.context() as patch, pytest.raises(WeightsMissingError, match="checksum is wrong"):
+            patch.setattr(sys.modules[__name__], "PAYLOAD", bytes(known.size))
+            ensure_weights(served)
+        assert list(isolated_model_dirs.iterdir()) == []
+    accepted = ensure_weights(dataclasses.replace(served, size=len(PAYLOAD), sha256=DIGEST))  # the check refused it
+    assert accepted.read_bytes() == PAYLOAD and list(isolated_model_dirs.iterdir()) == [accepted]
 
 
 def test_truncated_transfer_keeps_the_part_and_the_next_try_resumes(server, tmp_path):

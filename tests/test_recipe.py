@@ -19,7 +19,14 @@ from app.paths import install_root
 from app.training.config import load_config
 from app.training.face_pack import read_pack
 from app.training.loop import training_faces
-from app.training.recipe import FINAL_WEIGHTS, RECIPE_LOG, RecipeRun, load_recipe, seconds_per_step
+from app.training.recipe import (
+    FINAL_WEIGHTS,
+    RECIPE_LOG,
+    RecipeRun,
+    load_recipe,
+    seconds_per_step,
+    stage_config,
+)
 from conftest import SHARED_DATA, shared
 from test_training import TINY_MODEL
 
@@ -270,6 +277,15 @@ def test_recipe_files_are_checked_before_anything_runs(tmp_path):
         path.write_text(text)
         with pytest.raises(TrainingSetupError, match=message):
             load_recipe(path)
+
+
+def test_a_stage_loss_setting_no_stage_reads_is_refused_naming_the_recipe_and_stage(tmp_path):
+    recipe = load_recipe(GPU_RECIPE)
+    stage = recipe.stages[0]
+    assert stage_config(recipe, stage, tmp_path / "pack.npz", tmp_path, {}).loss  # as shipped: loads
+    typo = dataclasses.replace(stage, loss={**stage.loss, "adverserial": 0.1})
+    with pytest.raises(TrainingSetupError, match=rf"recipe_gpu\.toml, stage '{stage.name}'.*\[loss\] 'adverserial'"):
+        stage_config(recipe, typo, tmp_path / "pack.npz", tmp_path, {})
 
 
 def test_the_steady_pace_leaves_out_each_runs_start_up():

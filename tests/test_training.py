@@ -123,6 +123,34 @@ def test_config_rejects_unknown_settings(tmp_path):
         load_config(path)
 
 
+def test_config_refuses_an_unknown_loss_or_model_setting_naming_it_and_the_file(tmp_path):
+    cases = [  # a typo, and a setting that only another stage reads
+        ("transformer", "loss", "adverserial = 0.1"),
+        ("transformer", "model", "quality_fusin = true"),
+        ("codebook", "loss", "feature = 1.0"),
+        ("codebook", "model", "image_sise = 32"),
+        ("quality", "loss", "soft_targets = 0.3"),
+        ("quality", "model", "input_gate = true"),
+    ]
+    for stage, section, line in cases:
+        path = tmp_path / f"{stage}_{section}.toml"
+        path.write_text(f'stage = "{stage}"\n[data]\ndata_roots = []\n[{section}]\n{line}\n')
+        key = line.split()[0]
+        with pytest.raises(TrainingSetupError, match=rf"{stage}_{section}\.toml.*\[{section}\].*'{key}'"):
+            load_config(path)
+
+
+def test_every_shipped_training_config_loads():
+    from app.paths import install_root
+
+    configs = sorted((install_root() / "configs").glob("*.toml"))
+    trained = [path for path in configs if not path.name.startswith("recipe_")]
+    assert len(trained) >= 10
+    for path in trained:
+        cfg = load_config(path)
+        assert cfg.loss or cfg.model
+
+
 def test_three_stages_train_resume_and_freeze_the_right_parts(tmp_path):
     codebook_cfg = _config(tmp_path, "codebook", extra=TINY_MODEL)
     assert main(["train", "codebook", "--config", str(codebook_cfg), "--device", "cpu", "--no-progress"]) == 0

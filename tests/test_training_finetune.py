@@ -15,7 +15,7 @@ from app.training.adversarial import PatchDiscriminator, adaptive_weight, diff_a
 from app.training.config import STAGE_NAMES, load_config
 from app.training.data import FaceDataset, SoftTargetConfig, list_faces, score_faces
 from app.training.loop import load_state, make_loader, save_state
-from app.training.stage_transformer import stage_one_encoder
+from app.training.objectives import stage_one_encoder
 from conftest import SHARED_DATA, CodeInPickle, shared
 from test_training import TINY_MODEL, _config
 

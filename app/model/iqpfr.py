@@ -118,10 +118,8 @@ class IQPFR(nn.Module):
         size = self.cfg.image_size
         return keep_input_tone(decoded.float(), inputs.float(), luma_sigma=size / 20, chroma_sigma=size / 64)
 
-    def decode_codes(
-        self, common_indices: torch.Tensor, hq_indices: torch.Tensor, hq_weight: float | None = None
-    ) -> torch.Tensor:
-        return self.decode(self.fuse_codes(common_indices, hq_indices, hq_weight))
+    def decode_codes(self, common_indices: torch.Tensor, hq_indices: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.fuse_codes(common_indices, hq_indices))
 
     @torch.no_grad()
     def restore_from_features(
@@ -129,7 +127,6 @@ class IQPFR(nn.Module):
         encoded: EncodedFaces,
         quality: float,
         fidelity: float = 0.0,
-        hq_weight: float | None = None,
         keep_colour: bool = True,
     ) -> Restoration:
         """Restore cached encoder output. `keep_colour`: the output's broad tone and colour are taken
@@ -137,7 +134,7 @@ class IQPFR(nn.Module):
         a face, nor colourise a grey one."""
         prediction = self.predict_codes(encoded.features, quality)
         common, hq = prediction.common_indices, prediction.hq_indices
-        image = self.decode(self.fuse_codes(common, hq, hq_weight), encoded, fidelity, quality)
+        image = self.decode(self.fuse_codes(common, hq), encoded, fidelity, quality)
         if keep_colour and encoded.images is not None and self.input_gate is None:  # (a gated decode keeps it)
             image = self.keep_input_tone(image, encoded.images)
         return Restoration(image, common, hq)
@@ -148,10 +145,9 @@ class IQPFR(nn.Module):
         images: torch.Tensor,
         quality: float,
         fidelity: float = 0.0,
-        hq_weight: float | None = None,
         keep_colour: bool = True,
     ) -> Restoration:
-        return self.restore_from_features(self.encode(images), quality, fidelity, hq_weight, keep_colour)
+        return self.restore_from_features(self.encode(images), quality, fidelity, keep_colour)
 
 
 def with_quality_fusion(model: IQPFR) -> IQPFR:

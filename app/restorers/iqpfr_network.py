@@ -39,9 +39,7 @@ class IQPFRNetwork(FaceNetwork):
         with torch.no_grad():
             return self.module.encode(faces)
 
-    def restore(
-        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
-    ) -> NetworkOutput:
+    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float) -> NetworkOutput:
         assert isinstance(encoded, EncodedFaces)
-        result = self.module.restore_from_features(encoded, quality, fidelity=fidelity, hq_weight=hq_weight)
+        result = self.module.restore_from_features(encoded, quality, fidelity=fidelity)
         return NetworkOutput(result.image, result.common_indices, result.hq_indices)

@@ -45,7 +45,5 @@ class FaceNetwork(ABC):
         """Work done once per photo (whatever does not depend on the sliders); the result is cached."""
 
     @abstractmethod
-    def restore(
-        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
-    ) -> NetworkOutput:
+    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float) -> NetworkOutput:
         """Restored faces for one setting, from `encode`'s result and the input `faces` tensor."""

@@ -116,9 +116,7 @@ class PluginFaceNetwork(FaceNetwork):
         """Models without a setting of their own run here, once per photo."""
         return None if self._architecture.depends_on_fidelity else self._run(faces, 0.0)
 
-    def restore(
-        self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float, hq_weight: float | None = None
-    ) -> NetworkOutput:
+    def restore(self, encoded: object, faces: torch.Tensor, quality: float, fidelity: float) -> NetworkOutput:
         if isinstance(encoded, torch.Tensor):
             return NetworkOutput(encoded)
         return NetworkOutput(self._run(faces, fidelity))

@@ -19,6 +19,7 @@ from app.errors import StudioError, WeightsMissingError
 from app.fileutil import atomic_target
 from app.paths import ENV_OFFLINE, model_search_dirs, offline_mode, user_models_dir
 from app.restorers.catalogue import CATALOGUE, CatalogueEntry, entry_for_content, find_entry
+from app.restorers.loading import load_network_file
 
 IQPFR_NAME = "iqpfr"
 MODEL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
@@ -79,8 +80,6 @@ def model_path(name: str) -> Path:
 
 def add_model(source: Path, overwrite: bool = False) -> InstalledModel:
     """Copy a model file the user has into the user models folder, after checking that it loads."""
-    from app.restorers.choose import load_network_file
-
     source = Path(source).expanduser()
     if not source.is_file():
         raise StudioError(f"'{source}' is not a file.")

@@ -13,6 +13,36 @@ from app.paths import install_root
 STAGE_NAMES = ("codebook", "transformer", "quality")  # in training order; app/training/stages.py runs them
 DEFAULT_PACK_JPEG_QUALITY = 95  # the faces in a face pack (app/training/face_pack.py)
 
+_RECONSTRUCTION = ("l1", "edge", "ssim", "frequency")  # objectives.reconstruction_losses' terms
+_CODES_AND_IMAGE = ("feature", "ce", "image", *_RECONSTRUCTION)
+_DEGRADED_FACES = ("mild_fraction", "light_fraction", "clean_fraction", "fidelity_full", "fidelity_zero")
+
+# The [loss] and [model] settings each stage reads (app/training/stage_*.py); any other is refused when the config
+# is read, so a typo cannot train something else.
+LOSS_SETTINGS: dict[str, frozenset[str]] = {
+    "codebook": frozenset({*_RECONSTRUCTION, "photometric", "restart_every"}),
+    "transformer": frozenset(
+        {
+            *_CODES_AND_IMAGE,
+            *_DEGRADED_FACES,
+            "soft_targets",
+            "train_codes",
+            "decoder_lr_scale",
+            "quality_fusion_lr_scale",
+            "input_gate_lr_scale",
+            "identity",
+            "face_perceptual",
+            "adversarial",
+            "adversarial_start",
+        }
+    ),
+    "quality": frozenset({*_CODES_AND_IMAGE, *_DEGRADED_FACES, "reward", "reward_iterations"}),
+}
+MODEL_SETTINGS: dict[str, frozenset[str]] = {  # codebook: the new model's IQPFRConfig fields (model_settings)
+    "transformer": frozenset({"quality_fusion", "input_gate", "input_gate_bands"}),  # added to the Stage I model
+    "quality": frozenset(),
+}
+
 
 @dataclass
 class TrainConfig:
@@ -77,4 +107,32 @@ def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     if unknown:
         raise TrainingSetupError(f"{path}: unknown settings {sorted(unknown)}.")
     flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return TrainConfig(**flat)
+    config = TrainConfig(**flat)
+    check_stage_settings(config, str(path))
+    return config
+
+
+def check_stage_settings(config: TrainConfig, source: str) -> None:
+    """Refuse a [loss] or [model] setting that `config`'s stage does not read, naming it and `source` (the file)."""
+    if config.stage not in STAGE_NAMES:
+        return  # app/training/stages.py names the stages
+    for section, known, values in (
+        ("loss", LOSS_SETTINGS[config.stage], config.loss),
+        ("model", model_settings(config.stage), config.model),
+    ):
+        unknown = sorted(set(values) - known)
+        if unknown:
+            names = ", ".join(repr(name) for name in unknown)
+            raise TrainingSetupError(
+                f"{source}: [{section}] {names} is not a setting of the {config.stage} stage "
+                f"(its settings: {', '.join(sorted(known)) or 'none'})."
+            )
+
+
+def model_settings(stage: str) -> frozenset[str]:
+    """The [model] settings `stage` reads."""
+    if stage != "codebook":
+        return MODEL_SETTINGS[stage]
+    from app.model.config import IQPFRConfig  # here: app.model imports torch, and the CLI reads this module at start
+
+    return frozenset(f.name for f in fields(IQPFRConfig))

@@ -33,7 +33,7 @@ from app.errors import TrainingSetupError, WeightsMissingError
 from app.fileutil import write_text_atomically
 from app.model import load_checkpoint, save_checkpoint
 from app.paths import install_root
-from app.training.config import TrainConfig, load_config
+from app.training.config import TrainConfig, check_stage_settings, load_config
 from app.training.face_pack import FacePack, read_pack, write_pack
 from app.training.loop import training_faces
 from app.training.stage_codebook import prior_name
@@ -165,7 +165,7 @@ def stage_config(recipe: Recipe, stage: RecipeStage, pack: Path, out: Path, over
     run_dir = out / stage.name
     init = start_weights(recipe, stage, out)
     settings = {**recipe.train, **stage.train, **{k: v for k, v in overrides.items() if v is not None}}
-    return dataclasses.replace(
+    cfg = dataclasses.replace(
         base,
         pack=str(pack),
         run_dir=str(run_dir),
@@ -176,6 +176,8 @@ def stage_config(recipe: Recipe, stage: RecipeStage, pack: Path, out: Path, over
         loss={**base.loss, **stage.loss},
         **settings,
     )
+    check_stage_settings(cfg, f"{recipe.path}, stage {stage.name!r}")
+    return cfg
 
 
 def read_run_log(path: Path) -> list[dict]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from app.model import IQPFR, IQPFRConfig, load_checkpoint, save_checkpoint
 from app.model.codebook import VectorQuantizer
@@ -29,7 +28,7 @@ from app.training.loop import (
     seed_everything,
     training_faces,
 )
-from app.training.losses import focal_frequency, gradient_l1, ssim
+from app.training.objectives import reconstruction_losses
 from app.training.usage import UsageMeter
 
 
@@ -55,19 +54,6 @@ class DeadCodeRestarter:
                 self.codebook.embedding.weight[dead.to(pool.device)] = picks + 1e-3 * torch.randn_like(picks)
         self.usage.zero_()
         return len(dead)
-
-
-def reconstruction_losses(output: torch.Tensor, target: torch.Tensor, weights: dict) -> tuple[torch.Tensor, dict]:
-    """Weighted L1 + edge + (1 − SSIM) + focal frequency; returns the total and each term."""
-    output = output.float()
-    terms = {
-        "l1": F.l1_loss(output, target),
-        "edge": gradient_l1(output, target),
-        "ssim": 1.0 - ssim(output, target),
-        "frequency": focal_frequency(output, target),
-    }
-    total = sum(weights.get(name, 0.0) * value for name, value in terms.items())
-    return total, terms
 
 
 def train_codebook(

@@ -30,14 +30,14 @@ from app.training.loop import (
     seed_everything,
     training_faces,
 )
-from app.training.reward import REWARD_ITERATIONS, load_reward, save_reward, train_reward
-from app.training.stage_codebook import reconstruction_losses
-from app.training.stage_transformer import (
+from app.training.objectives import (
     CODE_AND_IMAGE_WEIGHTS,
     degraded_face_dataset,
     predict_and_decode,
+    reconstruction_losses,
     stage_one_encoder,
 )
+from app.training.reward import REWARD_ITERATIONS, load_reward, save_reward, train_reward
 
 DEFAULT_WEIGHTS = {**CODE_AND_IMAGE_WEIGHTS, "reward": 0.5}
 
