@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from app.faces import align_face, paste_face
+from app.faces.alignment import face_region
 from app.photo_io import to_rgb8
 from app.pipeline import PreparedPhoto, Stopped
 from app.quality import QualityScore, QualityScorer
@@ -55,17 +56,11 @@ def restored_face_scores(
     its part of the full-resolution photo, as saving pastes it. `should_stop()` is asked before each face; True
     raises `Stopped`."""
     pixels = prepared.photo.pixels
-    height, width = pixels.shape[:2]
     scores = []
     for face, output in zip(prepared.faces, restored, strict=True):
         if should_stop is not None and should_stop():
             raise Stopped
-        size = output.shape[0]
-        corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
-        mapped = corners @ face.aligned.inverse.T
-        x0, y0 = np.maximum(np.floor(mapped.min(0)).astype(int) - REGION_MARGIN, 0)
-        x1, y1 = np.ceil(mapped.max(0)).astype(int) + REGION_MARGIN
-        x1, y1 = min(x1, width), min(y1, height)
+        x0, y0, x1, y1 = face_region(face.aligned.inverse, output.shape[0], REGION_MARGIN, pixels.shape)
         region = pixels[y0:y1, x0:x1].copy()
         inverse = face.aligned.inverse.astype(np.float64).copy()
         inverse[:, 2] -= (x0, y0)

@@ -52,6 +52,16 @@ def align_face(
     return AlignedFace(warp_to_face(rgb, affine, size, border_mode), affine, cv2.invertAffineTransform(affine))
 
 
+def face_region(inverse: np.ndarray, size: int, margin: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of photo pixels that the `size` px face square covers under the face → photo
+    `inverse`, widened by `margin` px and clipped to a photo of `shape` (height, width, …)."""
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inverse.T
+    height, width = shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - margin, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + margin, (width, height))
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def warp_to_face(
     pixels: np.ndarray, affine: np.ndarray, size: int, border_mode: int = cv2.BORDER_CONSTANT
 ) -> np.ndarray:
@@ -71,12 +81,8 @@ def _antialiased_source(rgb: np.ndarray, affine: np.ndarray, size: int) -> tuple
     if scale <= ANTIALIAS_FROM:
         return rgb, affine
     sigma = 0.5 * float(np.sqrt(scale * scale - 1.0))
-    inverse = cv2.invertAffineTransform(affine)
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inverse.T
     margin = int(np.ceil(3 * sigma)) + 2
-    height, width = rgb.shape[:2]
-    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - margin, 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + margin, (width, height))
+    x0, y0, x1, y1 = face_region(cv2.invertAffineTransform(affine), size, margin, rgb.shape)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return rgb, affine
     region = cv2.GaussianBlur(rgb[y0:y1, x0:x1], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)

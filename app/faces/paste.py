@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.faces.alignment import warp_to_face
+from app.faces.alignment import face_region, warp_to_face
 
 # Mask ellipse in the aligned crop's coordinates, [-1, 1] on both axes (FFHQ alignment: the face
 # sits in the middle, chin low): centre, semi-axes, and where the feather starts (fraction of the radius).
@@ -56,29 +56,32 @@ def face_mask(affine: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarr
 def paste_face(pixels: np.ndarray, face_rgb8: np.ndarray, inverse: np.ndarray) -> np.ndarray:
     """Blend a restored aligned face (uint8 RGB, S×S) into `pixels` (uint8 or uint16 RGB) in place; `inverse`
     maps face → photo coordinates. Returns `pixels`."""
-    height, width = pixels.shape[:2]
     size = face_rgb8.shape[0]
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
-    mapped = corners @ inverse.T
-    x0, y0 = np.floor(mapped.min(0)).astype(int) - 2
-    x1, y1 = np.ceil(mapped.max(0)).astype(int) + 2
-    region = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
+    region = face_region(inverse, size, 2, pixels.shape)
     if region[2] - region[0] < 2 or region[3] - region[1] < 2:
         return pixels
     peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
     face = face_rgb8.astype(np.float32) * (peak / 255.0)
-    if face_scale(inverse) > 1.0:  # the correction the restorer made
+    upscaled = face_scale(inverse) > 1.0
+    if upscaled:  # the correction the restorer made
         face -= warp_to_face(pixels, cv2.invertAffineTransform(inverse), size).astype(np.float32)
     for top in range(region[1], region[3], PASTE_WINDOW):
         for left in range(region[0], region[2], PASTE_WINDOW):
             window = (left, top, min(left + PASTE_WINDOW, region[2]), min(top + PASTE_WINDOW, region[3]))
-            _paste_window(pixels, face, inverse, window)
+            _paste_window(pixels, face, inverse, window, upscaled, peak)
     return pixels
 
 
-def _paste_window(pixels: np.ndarray, face: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int]) -> None:
+def _paste_window(
+    pixels: np.ndarray,
+    face: np.ndarray,
+    inverse: np.ndarray,
+    window: tuple[int, int, int, int],
+    upscaled: bool,
+    peak: float,
+) -> None:
     """Paste the part of the face inside `window` (x0, y0, x1, y1 photo pixels). `face` is, in the photo's value
-    range, the restored face (s ≤ 1, blended) or its correction (s > 1, added)."""
+    range (0…`peak`), the restored face (not `upscaled`: blended) or its correction (`upscaled`: added)."""
     left, top, right, bottom = window
     local_inverse = inverse.astype(np.float64).copy()
     local_inverse[:, 2] -= (left, top)
@@ -87,8 +90,6 @@ def _paste_window(pixels: np.ndarray, face: np.ndarray, inverse: np.ndarray, win
     inside = mask > 0
     if not inside.any():
         return
-    upscaled = face_scale(inverse) > 1.0
-    peak = 65535.0 if pixels.dtype == np.uint16 else 255.0
     # Upscaling: bicubic keeps more of the restored face's own band than bilinear.
     # Replicated borders: pixels at the crop's edge never mix with black.
     warped = cv2.warpAffine(
